@@ -1,0 +1,162 @@
+"""Parse tree -> AST. Total: every tree the grammar accepts becomes an AST; nothing is
+checked here, so a mistake surfaces later as a located diagnostic, never as a VisitError."""
+
+from __future__ import annotations
+
+import ast as python_ast
+
+from lark import Token, Tree
+
+from nnc.compiler import ast
+from nnc.compiler.source import Source, Span
+
+_BINARY = {"add": "+", "sub": "-", "mul": "*", "div": "/", "floordiv": "//", "mod": "%"}
+
+
+class _Builder:
+    def __init__(self, source: Source):
+        self.source = source
+
+    def span(self, node: Tree | Token) -> Span:
+        if isinstance(node, Token):
+            return Span(self.source, node.start_pos, node.end_pos)
+        return Span(self.source, node.meta.start_pos, node.meta.end_pos)
+
+    def ident(self, token: Token) -> ast.Ident:
+        return ast.Ident(str(token), self.span(token))
+
+    # ---- expressions ----
+    def expr(self, node: Tree | Token) -> ast.Expr:
+        kind = node.data
+        span = self.span(node)
+        if kind == "number":
+            text = str(node.children[0])
+            is_float = any(c in text for c in ".eE")
+            return ast.Literal(float(text) if is_float else int(text), span)
+        if kind == "string":
+            # The grammar admits only well-formed, single-line string literals.
+            return ast.Literal(python_ast.literal_eval(str(node.children[0])), span)
+        if kind == "true":
+            return ast.Literal(True, span)
+        if kind == "false":
+            return ast.Literal(False, span)
+        if kind == "none":
+            return ast.Literal(None, span)
+        if kind == "ref":
+            return ast.Ref(str(node.children[0]), span)
+        if kind == "neg":
+            return ast.Unary("-", self.expr(node.children[0]), span)
+        if kind in _BINARY:
+            left, right = node.children
+            return ast.Binary(_BINARY[kind], self.expr(left), self.expr(right), span)
+        if kind in ("tuple", "list"):
+            return ast.Sequence(tuple(self.expr(c) for c in node.children if c is not None), span)
+        if kind == "dict":
+            entries = tuple((self.ident(e.children[0]), self.expr(e.children[1]))
+                            for e in node.children if e is not None)
+            return ast.Mapping(entries, span)
+        if kind == "call":
+            return self.call(node)
+        raise AssertionError(f"build_ast: unhandled expression rule {kind!r}")
+
+    def call(self, node: Tree) -> ast.Call:
+        name, arguments = node.children
+        args, kwargs = self.arguments(arguments)
+        return ast.Call(self.ident(name), args, kwargs, self.span(node))
+
+    def arguments(self, node: Tree | None):
+        args, kwargs = [], []
+        for child in node.children if node is not None else ():
+            if child is None:
+                continue
+            if child.data == "keyword_arg":
+                key, value = child.children
+                kwargs.append(ast.KeywordArg(self.ident(key), self.expr(value)))
+            else:
+                args.append(self.expr(child))
+        return tuple(args), tuple(kwargs)
+
+    # ---- statements ----
+    def statements(self, body: Tree) -> tuple[ast.Statement, ...]:
+        return tuple(self.statement(s) for s in body.children if isinstance(s, Tree))
+
+    def statement(self, node: Tree) -> ast.Statement:
+        span = self.span(node)
+        if node.data == "input_decl":
+            _, name, type_node = node.children
+            return ast.InputDecl(self.ident(name), self.tensor_type(type_node), span)
+        if node.data == "output_decl":
+            return ast.OutputDecl(tuple(self.ident(t) for t in node.children[1:]), span)
+        if node.data == "repeat_stmt":
+            _, count, body = node.children
+            return ast.Repeat(self.expr(count), self.statements(body), span)
+        if node.data == "chain":
+            sources = None
+            calls = []
+            for child in node.children:
+                if child.data == "sources":
+                    sources = tuple(self.ident(t) for t in child.children if t is not None)
+                else:
+                    calls.append(self.layer_call(child))
+            return ast.Chain(sources, tuple(calls), span)
+        raise AssertionError(f"build_ast: unhandled statement rule {node.data!r}")
+
+    def tensor_type(self, node: Tree | None) -> ast.TensorType | None:
+        if node is None:
+            return None
+        dtype, *dims = node.children
+        return ast.TensorType(self.ident(dtype), tuple(self.expr(d) for d in dims if d is not None),
+                              self.span(node))
+
+    def layer_call(self, node: Tree) -> ast.LayerCall:
+        name, arguments, _as, alias = node.children
+        args, kwargs = self.arguments(arguments)
+        end = arguments if arguments is not None else name
+        call = ast.Call(self.ident(name), args, kwargs, self.span(name).to(self.span(end)))
+        return ast.LayerCall(call, self.ident(alias) if alias is not None else None, arguments is None)
+
+    # ---- items ----
+    def item(self, node: Tree) -> ast.Item:
+        span = self.span(node)
+        kind = node.data
+        if kind == "import_stmt":
+            string = node.children[1]
+            return ast.Import(ast.Literal(python_ast.literal_eval(str(string)), self.span(string)), span)
+        if kind == "const_def":
+            _, name, value = node.children
+            return ast.Const(self.ident(name), self.expr(value), span)
+        if kind == "block_def":
+            _, name, *params, body = node.children
+            return ast.Block(self.ident(name), tuple(self.param(p) for p in params if p is not None),
+                             self.statements(body), span)
+        if kind == "model_def":
+            _, name, body = node.children
+            return ast.Model(self.ident(name), self.statements(body), span)
+        if kind == "loss_def":
+            return ast.Loss(self.call(node.children[1]), span)
+        if kind == "optimizer_def":
+            return ast.Optimizer(self.call(node.children[1]), span)
+        if kind in ("train_section", "data_section"):
+            keyword, *entries = node.children
+            return ast.Section(self.ident(keyword), tuple(self.entry(e) for e in entries if isinstance(e, Tree)),
+                               span)
+        raise AssertionError(f"build_ast: unhandled item rule {kind!r}")
+
+    def param(self, node: Tree) -> ast.Param:
+        name, default = node.children
+        return ast.Param(self.ident(name), self.expr(default) if default is not None else None)
+
+    def entry(self, node: Tree) -> ast.Setting | ast.Call:
+        if node.data == "setting":
+            key, value = node.children
+            return ast.Setting(self.ident(key), self.expr(value), self.span(node))
+        return self.call(node)
+
+
+def build_ast(tree: Tree, source: Source) -> ast.Spec:
+    builder = _Builder(source)
+    return ast.Spec(tuple(builder.item(c) for c in tree.children if isinstance(c, Tree)), source.path)
+
+
+def build_expr(tree: Tree, source: Source) -> ast.Expr:
+    return _Builder(source).expr(tree)

@@ -1,0 +1,3 @@
+from nnc.compiler.cli import main
+
+main()

@@ -1,0 +1,117 @@
+"""What an op is. Each op file defines one `OpDef` (or a few siblings made by one factory, as
+conv1d/conv2d) holding everything about the op: its arguments, parameters, shape rule and cost.
+
+Shapes are tuples whose first entry is the batch dimension. The compiler passes the symbol "N"
+there, so a shape rule must carry x[0] through untouched and compute only on the other axes;
+the same rule then also works on concrete shapes."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from nnc.runtime.schema import Arg, Named
+
+Shape = tuple  # (batch, *dims): batch is "N" in the compiler, an int at run time
+
+
+class ShapeError(Exception):
+    """Raised by a shape rule. `arg` names the argument (or input) the error is about, so the
+    compiler can put the caret there; op files know nothing of spans."""
+
+    def __init__(self, message: str, *, arg: str | None = None, help: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.arg = arg
+        self.help = help
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """One parameter (or state buffer) of a layer: stored as `<layer>.<name>`."""
+
+    name: str
+    shape: tuple[int, ...]
+    init: Named  # default initializer; the user overrides it with the keyword `init_arg`
+    init_arg: str | None = "init"  # spec keyword choosing the initializer, e.g. "bias_init"
+    trainable: bool = True  # False for state such as batch_norm's running statistics
+    regularized: bool = True  # whether per-layer and global l1/l2 penalties apply
+    fan_in: int | None = None  # for variance-scaling initializers (glorot, he, lecun)
+    fan_out: int | None = None
+
+
+@dataclass(frozen=True)
+class OpDef:
+    name: str
+    doc: str
+    shape: Callable[..., Shape]  # (*input_shapes, **attrs) -> output shape
+    inputs: tuple[str, ...] = ("x",)  # names of the data inputs, for messages
+    min_inputs: int = 1
+    max_inputs: int | None = 1  # None: any number (add, concat, multiply)
+    input_dtypes: tuple[str, ...] = ("float32",)  # per input; the last repeats for variadic ops
+    attrs: tuple[Arg, ...] = ()  # in positional order: dense(64) binds units=64
+    params: Callable[..., tuple[ParamSpec, ...]] | None = None  # (*input_shapes, **attrs)
+    flops: Callable[..., int] | None = None  # (*input_shapes with batch 1, **attrs); default: output size
+    is_loss: bool = False
+    target: Callable[..., tuple[str, Shape]] | None = None  # losses: (prediction shape, **attrs) -> target type
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def input_dtype(self, index: int) -> str:
+        return self.input_dtypes[min(index, len(self.input_dtypes) - 1)]
+
+
+# ---- helpers shared by shape rules -----------------------------------------------------
+def check_rank(x: Shape, low: int, high: int | None = None, *, what: str = "x", layout: str = "") -> None:
+    """Rank counts the batch axis: a dense input float32[64] has rank 2 here, shown as [N, 64]."""
+    rank = len(x)
+    if rank < low or (high is not None and rank > high):
+        want = f"rank {low}" if high == low else f"rank >= {low}" if high is None else f"rank {low} to {high}"
+        hint = f" ({layout})" if layout else ""
+        raise ShapeError(f"expects {what} of {want}{hint}. Received: {what}: {format_shape(x)}", arg=what)
+
+
+def format_shape(shape: Shape) -> str:
+    return "[" + ", ".join(str(d) for d in shape) + "]"
+
+
+def elementwise(x: Shape, **_attrs) -> Shape:
+    return x
+
+
+def size(shape: Shape) -> int:
+    """Number of elements of the per-sample part of a shape."""
+    return math.prod(shape[1:])
+
+
+def normalize_axis(axis: int, rank: int, *, arg: str = "axis") -> int:
+    """Axis over the full shape; 0 (the batch axis) is refused: ops act within a sample."""
+    full = axis + rank if axis < 0 else axis
+    if not 1 <= full < rank:
+        raise ShapeError(f"axis {axis} is out of range for a tensor of rank {rank} "
+                         f"(axis 0 is the batch)", arg=arg, help=f"use an axis from 1 to {rank - 1}, or -1")
+    return full
+
+
+def conv_output_size(size: int, kernel: int, stride: int, dilation: int, pad_total: int) -> int:
+    return (size + pad_total - dilation * (kernel - 1) - 1) // stride + 1
+
+
+def same_padding(size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
+    """(begin, end) padding that makes the output ceil(size / stride), as ONNX SAME_UPPER."""
+    out = -(-size // stride)
+    total = max(0, (out - 1) * stride + dilation * (kernel - 1) + 1 - size)
+    return total // 2, total - total // 2
+
+
+def glorot_uniform() -> Named:
+    return Named("glorot_uniform", {})
+
+
+def zeros() -> Named:
+    return Named("zeros", {})
+
+
+def ones() -> Named:
+    return Named("ones", {})
