@@ -1,0 +1,199 @@
+"""The typed IR: a flat, topologically ordered graph of nodes, a parameter table and the
+training configuration. Everything is frozen; passes return new values."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from nnc.compiler.source import Span
+from nnc.runtime.schema import Named, show
+
+BATCH = "N"  # the symbolic batch dimension, always axis 0
+
+
+@dataclass(frozen=True)
+class TensorType:
+    dtype: str
+    shape: tuple  # (BATCH, *static dims)
+
+    def __str__(self) -> str:
+        return f"{self.dtype}[{', '.join(str(d) for d in self.shape)}]"
+
+
+@dataclass(frozen=True)
+class Input:
+    name: str
+    type: TensorType
+    span: Span
+
+
+@dataclass(frozen=True)
+class Node:
+    """One layer application. Its output value has the node's name."""
+
+    name: str
+    op: str
+    inputs: tuple[str, ...]
+    attrs: Mapping[str, Any]
+    span: Span
+    arg_spans: Mapping[str, Span] = field(default_factory=dict, compare=False)  # argument/input -> span
+    input_spans: tuple[Span, ...] = field(default=(), compare=False)
+    inits: Mapping[str, Named] = field(default_factory=dict)  # init keyword -> initializer
+    l1: float = 0.0
+    l2: float = 0.0
+    trainable: bool = True
+    params: tuple[str, ...] = ()  # parameter keys, filled in by infer_shapes
+    type: TensorType | None = None  # output type, filled in by infer_shapes
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """`<layer>.<param>`: shape, initializer and penalties, as the runtime will create it."""
+
+    key: str
+    shape: tuple[int, ...]
+    init: Named
+    trainable: bool
+    l1: float
+    l2: float
+    fan_in: int | None = None
+    fan_out: int | None = None
+
+    @property
+    def size(self) -> int:
+        n = 1
+        for d in self.shape:
+            n *= d
+        return n
+
+
+@dataclass(frozen=True)
+class Graph:
+    name: str
+    inputs: tuple[Input, ...]
+    nodes: tuple[Node, ...]
+    outputs: tuple[str, ...]
+    params: tuple[Parameter, ...] = ()
+    names: Mapping[str, str] = field(default_factory=dict)  # model-level name -> value (`as`, blocks)
+
+    def type_of(self, value: str) -> TensorType | None:
+        for i in self.inputs:
+            if i.name == value:
+                return i.type
+        for n in self.nodes:
+            if n.name == value:
+                return n.type
+        return None
+
+    def producer(self, value: str) -> Node | None:
+        return next((n for n in self.nodes if n.name == value), None)
+
+
+@dataclass(frozen=True)
+class LossTerm:
+    """A weighted loss on one model value. With `fused` set ("softmax", "log_softmax" or
+    "sigmoid"), the loss is computed from `input`, the producer's input, in one stable step."""
+
+    op: str
+    prediction: str
+    input: str
+    target: str
+    target_type: TensorType
+    weight: float
+    attrs: Mapping[str, Any]
+    fused: str | None
+    span: Span
+
+
+@dataclass(frozen=True)
+class EarlyStopping:
+    monitor: str
+    mode: str  # "min" or "max"
+    patience: int
+    min_delta: float
+    restore_best: bool
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Paths as written in the spec, relative to `root` (the spec's folder). A source is a
+    path, or a mapping from input/target names to `.npy` paths."""
+
+    root: str = "."
+    train: Any = None
+    validation: Any = None
+    test: Any = None
+    standardize: tuple[str, ...] = ()  # names of the inputs to standardize
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    losses: tuple[LossTerm, ...]
+    optimizer: Named
+    epochs: int
+    batch_size: int
+    shuffle: bool
+    validation_split: float | None
+    metrics: tuple[Named, ...]
+    seed: int
+    l1: float
+    l2: float
+    early_stopping: EarlyStopping | None
+    data: DataConfig
+
+
+@dataclass(frozen=True)
+class Program:
+    """A checked spec: the model graph and how to train it."""
+
+    graph: Graph
+    train: TrainConfig
+    path: str
+
+
+# ---- textual dump (`nnc check --ir`, golden tests) ---------------------------------------
+def _attrs(attrs: Mapping[str, Any]) -> str:
+    return ", ".join(f"{k}={show(v)}" for k, v in attrs.items())
+
+
+def format_program(program: Program) -> str:
+    g = program.graph
+    lines = [f"graph {g.name}"]
+    for i in g.inputs:
+        lines.append(f"  input {i.name}: {i.type}")
+    for n in g.nodes:
+        args = ", ".join((*n.inputs, *n.params))
+        attrs = f" {{{_attrs(n.attrs)}}}" if n.attrs else ""
+        lines.append(f"  {n.name}: {n.type} = {n.op}({args}){attrs}")
+    lines.append(f"  output {', '.join(g.outputs)}")
+    lines.append("params")
+    for p in g.params:
+        extra = "" if p.trainable else " frozen"
+        if p.l1 or p.l2:
+            extra += f" l1={show(p.l1)} l2={show(p.l2)}"
+        lines.append(f"  {p.key}: float32[{', '.join(map(str, p.shape))}] init={p.init}{extra}")
+    t = program.train
+    lines.append("train")
+    for loss in t.losses:
+        fused = f" fused={loss.fused}" if loss.fused else ""
+        attrs = f" {{{_attrs(loss.attrs)}}}" if loss.attrs else ""
+        lines.append(f"  loss {loss.op}({loss.input}, target={loss.target}: {loss.target_type})"
+                     f" weight={show(loss.weight)}{fused}{attrs}")
+    lines.append(f"  optimizer {t.optimizer}")
+    lines.append(f"  epochs={t.epochs} batch_size={t.batch_size} shuffle={show(t.shuffle)} "
+                 f"validation_split={show(t.validation_split)} seed={t.seed} l1={show(t.l1)} l2={show(t.l2)}")
+    if t.metrics:
+        lines.append(f"  metrics {', '.join(str(m) for m in t.metrics)}")
+    d = t.data
+    for split in ("train", "validation", "test"):
+        if getattr(d, split) is not None:
+            lines.append(f"  data.{split} {show(getattr(d, split))}")
+    if d.standardize:
+        lines.append(f"  data.standardize {', '.join(d.standardize)}")
+    if t.early_stopping:
+        e = t.early_stopping
+        lines.append(f"  early_stopping monitor={e.monitor} mode={e.mode} patience={e.patience} "
+                     f"min_delta={show(e.min_delta)} restore_best={show(e.restore_best)}")
+    return "\n".join(lines) + "\n"

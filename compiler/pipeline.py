@@ -1,0 +1,49 @@
+"""The compiler's stages in order: text -> AST -> resolved names -> graph -> typed graph ->
+training configuration. Each stage collects every error it can; the pipeline stops after
+resolution if names failed, and otherwise reports everything at once."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+from nnc.compiler.build_config import build_config
+from nnc.compiler.build_ir import build_ir
+from nnc.compiler.diagnostics import CompileError, Diagnostic, Diagnostics
+from nnc.compiler.ir import Program
+from nnc.compiler.overrides import apply_overrides
+from nnc.compiler.parse import parse_source, read_source
+from nnc.compiler.passes.infer_shapes import infer_shapes
+from nnc.compiler.resolve import resolve
+from nnc.compiler.source import Source
+
+
+@dataclass(frozen=True)
+class Compiled:
+    program: Program
+    warnings: tuple[Diagnostic, ...]
+
+
+def compile_source(source: Source, overrides: list[str] | tuple[str, ...] = ()) -> Compiled:
+    """Compile one spec. Raises CompileError with every diagnostic when the spec is invalid."""
+    spec = parse_source(source)
+    spec, const_overrides = apply_overrides(spec, list(overrides), source)
+    diags = Diagnostics()
+    parse_file = functools.partial(_parse_file)
+    resolved = resolve(spec, source, diags, parse_file, const_overrides)
+    if diags.has_errors:
+        raise CompileError(diags.items)
+    graph = infer_shapes(build_ir(resolved, diags), diags)
+    train = build_config(resolved, graph, diags)
+    if diags.has_errors:
+        raise CompileError(diags.items)
+    return Compiled(Program(graph, train, source.path), tuple(diags.items))
+
+
+def compile_file(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Compiled:
+    return compile_source(read_source(path), overrides)
+
+
+def _parse_file(path: str):
+    return parse_source(read_source(path))
