@@ -121,7 +121,8 @@ class _ConfigBuilder:
             op.shape(pred_type.shape, **attrs)
             target_dtype, target_shape = op.target(pred_type.shape, **attrs)
         except ShapeError as e:
-            self.diags.error("E305", f"{name} does not fit `{prediction}`: {pred_type}. {e.message}",
+            message = e.message if e.message.startswith(name) else f"{name} {e.message}"
+            self.diags.error("E305", f"{message} (loss on `{prediction}`: {pred_type})",
                              spans.get(e.arg, spans["prediction"]), help=e.help)
             return None
         target_type = TensorType(target_dtype, tuple(target_shape))

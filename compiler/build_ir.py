@@ -129,7 +129,7 @@ class _Builder:
                                  help=f"write `input {name.text}` without a type")
             value = block_inputs.pop(0) if block_inputs else FAILED
             scope.names[name.text] = value
-            return value
+            return [value] if value != FAILED else FAILED
         if stmt.type is None:
             self.diags.error("E303", f"model input `{name.text}` needs a type", stmt.span,
                              help=f"write `input {name.text}: float32[...]` with its per-sample shape")
@@ -315,6 +315,7 @@ def build_ir(resolved: Resolved, diags: Diagnostics) -> Graph:
     outputs = builder.outputs
     if not outputs and last not in (None, FAILED):
         outputs = list(last)
-    names = {k: v for k, v in scope.names.items() if v != FAILED}
-    return Graph(model.name.text, tuple(builder.inputs), tuple(builder.nodes), tuple(outputs), names=names)
+    # Failed names stay in the table, so later uses of them are silent (type_of gives None).
+    return Graph(model.name.text, tuple(builder.inputs), tuple(builder.nodes), tuple(outputs),
+                 names=dict(scope.names))
 

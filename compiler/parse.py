@@ -42,8 +42,14 @@ def _describe(parser, terminal: str) -> str:
     return terminal
 
 
+_OPERATORS = {"`+`", "`-`", "`*`", "`/`", "`//`", "`%`"}
+
+
 def _expected(parser, terminals) -> str:
-    names = sorted({_describe(parser, t) for t in terminals})
+    names = {_describe(parser, t) for t in terminals}
+    # After a complete expression every operator could follow: say so once, last.
+    operators = names & _OPERATORS
+    names = sorted(names - _OPERATORS) + (["an operator"] if len(operators) > 1 else sorted(operators))
     if len(names) > 8:
         names = names[:8] + ["..."]
     return ", ".join(names)

@@ -1,0 +1,103 @@
+"""The `nnc` command line. Only click and the standard library are imported at start-up, so
+`nnc --help` is instant; each command imports what it needs.
+
+Exit codes: 0 success, 1 internal error, 2 usage error (click), 3 invalid spec."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+EXIT_SPEC_ERROR = 3
+EXIT_INTERNAL_ERROR = 1
+
+
+def _color(stream) -> bool:
+    return stream.isatty() and "NO_COLOR" not in os.environ
+
+
+def _report(diagnostics, fmt: str) -> None:
+    from nnc.compiler.diagnostics import ERROR, render_text
+
+    ordered = sorted(diagnostics, key=lambda d: d.severity != ERROR)
+    color = _color(sys.stderr)
+    for d in ordered:
+        click.echo(render_text(d, color=color), err=True)
+    errors = sum(d.severity == ERROR for d in diagnostics)
+    if errors:
+        click.echo(f"{errors} error{'s' if errors != 1 else ''}", err=True)
+
+
+def _compile(spec: str, overrides: tuple[str, ...], fmt: str):
+    """The compiled spec, or diagnostics reported and exit code 3."""
+    from nnc.compiler.diagnostics import CompileError, to_dict
+    from nnc.compiler.pipeline import compile_file
+
+    try:
+        return compile_file(spec, overrides)
+    except CompileError as e:
+        if fmt == "json":
+            click.echo(json.dumps({"ok": False, "diagnostics": [to_dict(d) for d in e.diagnostics]}, indent=2))
+        else:
+            _report(e.diagnostics, fmt)
+        sys.exit(EXIT_SPEC_ERROR)
+
+
+class _Group(click.Group):
+    """Turns an unexpected exception into a one-line message instead of a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except RecursionError:
+            click.echo("nnc: error: the spec nests too deeply to compile", err=True)
+            sys.exit(EXIT_SPEC_ERROR)
+        except Exception as e:  # noqa: BLE001 - the last line of defence for users
+            click.echo(f"nnc: internal error: {type(e).__name__}: {e}\n"
+                       "This is a bug in nnc; please report it with the spec that caused it.", err=True)
+            sys.exit(EXIT_INTERNAL_ERROR)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="nnc")
+def main() -> None:
+    """nnc: describe a neural network in a .nn spec, check it, train it, ship it as ONNX."""
+
+
+_SET = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+                    help="Override a constant or a setting: hidden=64, train.epochs=5, optimizer.lr=0.01, "
+                         'data.train="other.csv". Repeatable.')
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option("--ir", "show_ir", is_flag=True, help="Print the typed IR instead of the summary.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              help="json: the summary and diagnostics as one JSON object on stdout.")
+@click.option("--json", "as_json", is_flag=True, help="Shorthand for --format json.")
+@_SET
+def check(spec: str, show_ir: bool, fmt: str, as_json: bool, overrides: tuple[str, ...]) -> None:
+    """Check SPEC and show what the network is: layers, shapes, parameters, training setup.
+
+    Exits with 3 when the spec has errors, each reported as file:line:col with a caret."""
+    fmt = "json" if as_json else fmt
+    compiled = _compile(spec, overrides, fmt)
+    from nnc.compiler.diagnostics import to_dict
+    from nnc.compiler.ir import format_program
+    from nnc.compiler.summary import format_summary, summarize
+
+    if fmt == "json":
+        out = {"ok": True, "diagnostics": [to_dict(d) for d in compiled.warnings],
+               "summary": summarize(compiled.program)}
+        if show_ir:
+            out["ir"] = format_program(compiled.program)
+        click.echo(json.dumps(out, indent=2))
+        return
+    _report(compiled.warnings, fmt)
+    click.echo(format_program(compiled.program) if show_ir else format_summary(summarize(compiled.program)),
+               nl=False)
