@@ -11,16 +11,30 @@ from nnc.compiler import ast
 from nnc.compiler.diagnostics import Diagnostics, did_you_mean
 from nnc.compiler.evaluate import EvalFailed, evaluate
 from nnc.compiler.source import Span
-from nnc.runtime.schema import (REQUIRED, Arg, ArgError, CallValue, Float, Int, Ints, Named, Optional, Signature,
-                                Symbol, Table, show)
+from nnc.runtime.schema import (
+    REQUIRED,
+    Arg,
+    ArgError,
+    CallValue,
+    Float,
+    Int,
+    Ints,
+    Named,
+    Optional,
+    Signature,
+    Symbol,
+    Table,
+    show,
+)
 
 
 class BindFailed(Exception):
     """Binding failed; the diagnostics are recorded."""
 
 
-def check_value(owner: str, arg: Arg, value: Any, span: Span, scope: Mapping[str, Any],
-                diags: Diagnostics) -> Any:
+def check_value(
+    owner: str, arg: Arg, value: Any, span: Span, scope: Mapping[str, Any], diags: Diagnostics
+) -> Any:
     """`value` normalized by `arg.kind`, or a located E303/E203 diagnostic and BindFailed."""
     try:
         checked = arg.kind.check(value)
@@ -28,8 +42,12 @@ def check_value(owner: str, arg: Arg, value: Any, span: Span, scope: Mapping[str
         if isinstance(value, Symbol) and (_numeric(arg.kind) or did_you_mean(value.name, scope)):
             diags.error("E203", f"undefined name `{value.name}`", span, help=did_you_mean(value.name, scope))
         else:
-            diags.error("E303", f"{owner} expects {arg.name} to be {e.expected}. Received: {arg.name}={show(value)}",
-                        span, help=e.help)
+            diags.error(
+                "E303",
+                f"{owner} expects {arg.name} to be {e.expected}. Received: {arg.name}={show(value)}",
+                span,
+                help=e.help,
+            )
         raise BindFailed from None
     if isinstance(checked, CallValue):
         table = _table_of(arg.kind)
@@ -50,9 +68,17 @@ def _table_of(kind) -> Mapping[str, Signature]:
     return _table_of(inner)
 
 
-def bind_arguments(signature: Signature, args: tuple[ast.Expr, ...], kwargs: tuple[ast.KeywordArg, ...],
-                   call_span: Span, scope: Mapping[str, Any], diags: Diagnostics, *, owner: str,
-                   spans: dict[str, Span] | None = None) -> dict[str, Any]:
+def bind_arguments(
+    signature: Signature,
+    args: tuple[ast.Expr, ...],
+    kwargs: tuple[ast.KeywordArg, ...],
+    call_span: Span,
+    scope: Mapping[str, Any],
+    diags: Diagnostics,
+    *,
+    owner: str,
+    spans: dict[str, Span] | None = None,
+) -> dict[str, Any]:
     """Bound values by argument name, defaults included. `spans`, if given, receives the span
     of every argument that was written, for later diagnostics (shape errors)."""
     given: dict[str, tuple[ast.Expr, Span]] = {}
@@ -60,17 +86,25 @@ def bind_arguments(signature: Signature, args: tuple[ast.Expr, ...], kwargs: tup
     params = signature.args
     for i, expr in enumerate(args):
         if i >= len(params):
-            diags.error("E208", f"{owner} takes at most {len(params)} positional argument"
-                        f"{'s' if len(params) != 1 else ''}. Received: {len(args)}", expr.span,
-                        help=_usage(owner, signature))
+            diags.error(
+                "E208",
+                f"{owner} takes at most {len(params)} positional argument"
+                f"{'s' if len(params) != 1 else ''}. Received: {len(args)}",
+                expr.span,
+                help=_usage(owner, signature),
+            )
             failed = True
             break
         given[params[i].name] = (expr, expr.span)
     for kw in kwargs:
         name = kw.name.text
         if signature.arg(name) is None:
-            diags.error("E202", f"{owner} has no argument `{name}`", kw.name.span,
-                        help=did_you_mean(name, [a.name for a in params]) or _usage(owner, signature))
+            diags.error(
+                "E202",
+                f"{owner} has no argument `{name}`",
+                kw.name.span,
+                help=did_you_mean(name, [a.name for a in params]) or _usage(owner, signature),
+            )
             failed = True
             continue
         if name in given:
@@ -85,12 +119,18 @@ def bind_arguments(signature: Signature, args: tuple[ast.Expr, ...], kwargs: tup
             if spans is not None:
                 spans[arg.name] = span
             try:
-                bound[arg.name] = check_value(owner, arg, evaluate(expr, scope, diags), expr.span, scope, diags)
+                bound[arg.name] = check_value(
+                    owner, arg, evaluate(expr, scope, diags), expr.span, scope, diags
+                )
             except (EvalFailed, BindFailed):
                 failed = True
         elif arg.default is REQUIRED:
-            diags.error("E207", f"{owner} is missing the required argument `{arg.name}`", call_span,
-                        help=_usage(owner, signature))
+            diags.error(
+                "E207",
+                f"{owner} is missing the required argument `{arg.name}`",
+                call_span,
+                help=_usage(owner, signature),
+            )
             failed = True
         else:
             bound[arg.name] = arg.default if arg.default is None else arg.kind.check(arg.default)
@@ -99,8 +139,9 @@ def bind_arguments(signature: Signature, args: tuple[ast.Expr, ...], kwargs: tup
     return bound
 
 
-def bind_call(signature: Signature, call: ast.Call, scope: Mapping[str, Any], diags: Diagnostics, *,
-              owner: str) -> Named:
+def bind_call(
+    signature: Signature, call: ast.Call, scope: Mapping[str, Any], diags: Diagnostics, *, owner: str
+) -> Named:
     params = bind_arguments(signature, call.args, call.kwargs, call.span, scope, diags, owner=owner)
     return Named(signature.name, params)
 

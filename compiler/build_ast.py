@@ -6,7 +6,6 @@ from __future__ import annotations
 import ast as python_ast
 
 from lark import Token, Tree
-
 from nnc.compiler import ast
 from nnc.compiler.source import Source, Span
 
@@ -52,8 +51,9 @@ class _Builder:
         if kind in ("tuple", "list"):
             return ast.Sequence(tuple(self.expr(c) for c in node.children if c is not None), span)
         if kind == "dict":
-            entries = tuple((self.ident(e.children[0]), self.expr(e.children[1]))
-                            for e in node.children if e is not None)
+            entries = tuple(
+                (self.ident(e.children[0]), self.expr(e.children[1])) for e in node.children if e is not None
+            )
             return ast.Mapping(entries, span)
         if kind == "call":
             return self.call(node)
@@ -105,8 +105,9 @@ class _Builder:
         if node is None:
             return None
         dtype, *dims = node.children
-        return ast.TensorType(self.ident(dtype), tuple(self.expr(d) for d in dims if d is not None),
-                              self.span(node))
+        return ast.TensorType(
+            self.ident(dtype), tuple(self.expr(d) for d in dims if d is not None), self.span(node)
+        )
 
     def layer_call(self, node: Tree) -> ast.LayerCall:
         name, arguments, _as, alias = node.children
@@ -127,8 +128,12 @@ class _Builder:
             return ast.Const(self.ident(name), self.expr(value), span)
         if kind == "block_def":
             _, name, *params, body = node.children
-            return ast.Block(self.ident(name), tuple(self.param(p) for p in params if p is not None),
-                             self.statements(body), span)
+            return ast.Block(
+                self.ident(name),
+                tuple(self.param(p) for p in params if p is not None),
+                self.statements(body),
+                span,
+            )
         if kind == "model_def":
             _, name, body = node.children
             return ast.Model(self.ident(name), self.statements(body), span)
@@ -138,8 +143,9 @@ class _Builder:
             return ast.Optimizer(self.call(node.children[1]), span)
         if kind in ("train_section", "data_section"):
             keyword, *entries = node.children
-            return ast.Section(self.ident(keyword), tuple(self.entry(e) for e in entries if isinstance(e, Tree)),
-                               span)
+            return ast.Section(
+                self.ident(keyword), tuple(self.entry(e) for e in entries if isinstance(e, Tree)), span
+            )
         raise AssertionError(f"build_ast: unhandled item rule {kind!r}")
 
     def param(self, node: Tree) -> ast.Param:

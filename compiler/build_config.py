@@ -18,27 +18,38 @@ from nnc.runtime.ops.base import ShapeError
 from nnc.runtime.optim import OPTIMIZERS
 from nnc.runtime.schema import Arg, Bool, Choice, Float, Int, Named, Optional, Signature, Symbol, Table
 
-TRAIN = Signature("train", (
-    Arg("epochs", Int(1), 10),
-    Arg("batch_size", Int(1), 32),
-    Arg("shuffle", Bool(), True),
-    Arg("validation", Optional(Float(0, 1, min_open=True, max_open=True)), None, "fraction held out"),
-    Arg("metrics", Anything(), ()),
-    Arg("seed", Int(0), 0),
-    Arg("l1", Float(0), 0.0, "global L1 penalty on all weights"),
-    Arg("l2", Float(0), 0.0, "global L2 penalty on all weights"),
-))
-EARLY_STOPPING = Signature("early_stopping", (
-    Arg("monitor", Anything(), Symbol("val_loss")),
-    Arg("mode", Choice(("auto", "min", "max")), "auto"),
-    Arg("patience", Int(0), 0),
-    Arg("min_delta", Float(0), 0.0),
-    Arg("restore_best", Bool(), False),
-))
-DATA = Signature("data", (
-    Arg("train", Anything(), None), Arg("validation", Anything(), None), Arg("test", Anything(), None),
-    Arg("standardize", Anything(), False),
-))
+TRAIN = Signature(
+    "train",
+    (
+        Arg("epochs", Int(1), 10),
+        Arg("batch_size", Int(1), 32),
+        Arg("shuffle", Bool(), True),
+        Arg("validation", Optional(Float(0, 1, min_open=True, max_open=True)), None, "fraction held out"),
+        Arg("metrics", Anything(), ()),
+        Arg("seed", Int(0), 0),
+        Arg("l1", Float(0), 0.0, "global L1 penalty on all weights"),
+        Arg("l2", Float(0), 0.0, "global L2 penalty on all weights"),
+    ),
+)
+EARLY_STOPPING = Signature(
+    "early_stopping",
+    (
+        Arg("monitor", Anything(), Symbol("val_loss")),
+        Arg("mode", Choice(("auto", "min", "max")), "auto"),
+        Arg("patience", Int(0), 0),
+        Arg("min_delta", Float(0), 0.0),
+        Arg("restore_best", Bool(), False),
+    ),
+)
+DATA = Signature(
+    "data",
+    (
+        Arg("train", Anything(), None),
+        Arg("validation", Anything(), None),
+        Arg("test", Anything(), None),
+        Arg("standardize", Anything(), False),
+    ),
+)
 _FUSIONS = {"cross_entropy": ("softmax", "log_softmax"), "binary_cross_entropy": ("sigmoid",)}
 _DATA_SUFFIXES = (".csv", ".npz", ".npy")
 
@@ -56,10 +67,16 @@ def _section_args(section: ast.Section | None, diags: Diagnostics, calls: dict[s
                 diags.error("E204", f"`{entry.name.text}` is given twice", entry.name.span)
             found[entry.name.text] = entry
         else:
-            diags.error("E202", f"{section.kind.text} has no `{entry.name.text}(...)`", entry.name.span,
-                        help=did_you_mean(entry.name.text, calls) or
-                        (f"{section.kind.text} takes settings `key = value`" +
-                         (f" and {', '.join(calls)}(...)" if calls else "")))
+            diags.error(
+                "E202",
+                f"{section.kind.text} has no `{entry.name.text}(...)`",
+                entry.name.span,
+                help=did_you_mean(entry.name.text, calls)
+                or (
+                    f"{section.kind.text} takes settings `key = value`"
+                    + (f" and {', '.join(calls)}(...)" if calls else "")
+                ),
+            )
     return tuple(kwargs), found
 
 
@@ -75,25 +92,45 @@ class _ConfigBuilder:
         if op is None or not op.is_loss:
             losses = [n for n, o in OPS.items() if o.is_loss]
             if op is not None:
-                self.diags.error("E209", f"`{name}` is a layer, not a loss", call.name.span,
-                                 help=f"losses: {', '.join(losses)}")
+                self.diags.error(
+                    "E209",
+                    f"`{name}` is a layer, not a loss",
+                    call.name.span,
+                    help=f"losses: {', '.join(losses)}",
+                )
             else:
-                self.diags.error("E201", f"unknown loss `{name}`", call.name.span,
-                                 help=did_you_mean(name, losses) or f"losses: {', '.join(losses)}")
+                self.diags.error(
+                    "E201",
+                    f"unknown loss `{name}`",
+                    call.name.span,
+                    help=did_you_mean(name, losses) or f"losses: {', '.join(losses)}",
+                )
             return None
-        signature = Signature(name, (Arg("prediction", Anything()), Arg("target", Anything()), *op.attrs,
-                                     Arg("weight", Float(0, min_open=True), 1.0, "weight in the total loss")))
+        signature = Signature(
+            name,
+            (
+                Arg("prediction", Anything()),
+                Arg("target", Anything()),
+                *op.attrs,
+                Arg("weight", Float(0, min_open=True), 1.0, "weight in the total loss"),
+            ),
+        )
         spans: dict[str, Span] = {}
         try:
-            bound = bind_arguments(signature, call.args, call.kwargs, call.span, self.consts, self.diags,
-                                   owner=name, spans=spans)
+            bound = bind_arguments(
+                signature, call.args, call.kwargs, call.span, self.consts, self.diags, owner=name, spans=spans
+            )
         except BindFailed:
             return None
         prediction = self.value_name(bound["prediction"], spans["prediction"], "prediction")
         target = bound["target"]
         if not isinstance(target, Symbol):
-            self.diags.error("E303", f"{name} expects target to be the name of a data column or array. "
-                             f"Received: target={target!r}", spans["target"])
+            self.diags.error(
+                "E303",
+                f"{name} expects target to be the name of a data column or array. "
+                f"Received: target={target!r}",
+                spans["target"],
+            )
             return None
         if prediction is None:
             return None
@@ -105,11 +142,17 @@ class _ConfigBuilder:
         fused, loss_input = None, prediction
         if producer is not None and producer.op in _FUSIONS.get(name, ()):
             if attrs.get("from_logits") is True:
-                self.diags.error("E305", f"{name}(from_logits=true) on `{prediction}`, which is already "
-                                 f"a {producer.op} output", spans.get("from_logits", call.span),
-                                 help="remove from_logits: the compiler fuses the activation into the loss")
+                self.diags.error(
+                    "E305",
+                    f"{name}(from_logits=true) on `{prediction}`, which is already a {producer.op} output",
+                    spans.get("from_logits", call.span),
+                    help="remove from_logits: the compiler fuses the activation into the loss",
+                )
                 return None
-            if producer.op != "sigmoid" and producer.attrs.get("axis", -1) not in (-1, len(pred_type.shape) - 1):
+            if producer.op != "sigmoid" and producer.attrs.get("axis", -1) not in (
+                -1,
+                len(pred_type.shape) - 1,
+            ):
                 self.diags.error("E305", f"{name} needs {producer.op} over the last axis", call.span)
                 return None
             fused, loss_input = producer.op, producer.inputs[0]
@@ -122,39 +165,67 @@ class _ConfigBuilder:
             target_dtype, target_shape = op.target(pred_type.shape, **attrs)
         except ShapeError as e:
             message = e.message if e.message.startswith(name) else f"{name} {e.message}"
-            self.diags.error("E305", f"{message} (loss on `{prediction}`: {pred_type})",
-                             spans.get(e.arg, spans["prediction"]), help=e.help)
+            self.diags.error(
+                "E305",
+                f"{message} (loss on `{prediction}`: {pred_type})",
+                spans.get(e.arg, spans["prediction"]),
+                help=e.help,
+            )
             return None
         target_type = TensorType(target_dtype, tuple(target_shape))
-        if target.name in self.graph.names and self.graph.names[target.name] not in [i.name for i in self.graph.inputs]:
-            self.diags.error("E305", f"target `{target.name}` is a model value; a target names data",
-                             spans["target"], help="targets are data columns or arrays, or a model input")
+        if target.name in self.graph.names and self.graph.names[target.name] not in [
+            i.name for i in self.graph.inputs
+        ]:
+            self.diags.error(
+                "E305",
+                f"target `{target.name}` is a model value; a target names data",
+                spans["target"],
+                help="targets are data columns or arrays, or a model input",
+            )
             return None
         input_type = self.graph.type_of(target.name)
         if input_type is not None and input_type != target_type:
-            self.diags.error("E305", f"{name} on `{prediction}` needs a target of type {target_type}. "
-                             f"Received: input {target.name}: {input_type}", spans["target"])
+            self.diags.error(
+                "E305",
+                f"{name} on `{prediction}` needs a target of type {target_type}. "
+                f"Received: input {target.name}: {input_type}",
+                spans["target"],
+            )
             return None
-        return LossTerm(name, prediction, loss_input, target.name, target_type, bound["weight"], attrs,
-                        fused, item.span)
+        return LossTerm(
+            name, prediction, loss_input, target.name, target_type, bound["weight"], attrs, fused, item.span
+        )
 
     def value_name(self, value, span: Span, what: str) -> str | None:
         if isinstance(value, Symbol) and value.name in self.graph.names:
             return self.graph.names[value.name]
         shown = value.name if isinstance(value, Symbol) else value
-        self.diags.error("E203", f"undefined model value `{shown}`", span,
-                         help=did_you_mean(str(shown), self.graph.names) or f"name the {what} with `as NAME` in the model")
+        self.diags.error(
+            "E203",
+            f"undefined model value `{shown}`",
+            span,
+            help=did_you_mean(str(shown), self.graph.names) or f"name the {what} with `as NAME` in the model",
+        )
         return None
 
     def optimizer(self) -> Named | None:
         item = self.resolved.optimizer
         if item is None:
-            return Named("adam", {a.name: a.kind.check(a.default) if a.default is not None else None
-                                  for a in OPTIMIZERS["adam"].args})
+            return Named(
+                "adam",
+                {
+                    a.name: a.kind.check(a.default) if a.default is not None else None
+                    for a in OPTIMIZERS["adam"].args
+                },
+            )
         name = item.call.name.text
         if name not in OPTIMIZERS:
-            self.diags.error("E201", f"unknown optimizer `{name}`", item.call.name.span,
-                             help=did_you_mean(name, OPTIMIZERS) or f"optimizers: {', '.join(OPTIMIZERS)}")
+            self.diags.error(
+                "E201",
+                f"unknown optimizer `{name}`",
+                item.call.name.span,
+                help=did_you_mean(name, OPTIMIZERS) or f"optimizers: {', '.join(OPTIMIZERS)}",
+            )
             return None
         try:
             return bind_call(OPTIMIZERS[name], item.call, self.consts, self.diags, owner=name)
@@ -167,8 +238,16 @@ class _ConfigBuilder:
         out = []
         for item, item_expr in zip(items, exprs, strict=True):
             try:
-                out.append(check_value("train", Arg("metrics", Table("metric", METRICS)), item,
-                                       item_expr.span if item_expr is not None else span, self.consts, self.diags))
+                out.append(
+                    check_value(
+                        "train",
+                        Arg("metrics", Table("metric", METRICS)),
+                        item,
+                        item_expr.span if item_expr is not None else span,
+                        self.consts,
+                        self.diags,
+                    )
+                )
             except BindFailed:
                 pass
         return tuple(out)
@@ -178,12 +257,20 @@ class _ConfigBuilder:
         known = ["loss", *(m.name for m in metrics)]
         allowed = known + [f"val_{k}" for k in known]
         if name not in allowed:
-            self.diags.error("E303", f"early_stopping cannot monitor `{name}`", span,
-                             help=did_you_mean(str(name), allowed) or f"monitor one of: {', '.join(allowed)}")
+            self.diags.error(
+                "E303",
+                f"early_stopping cannot monitor `{name}`",
+                span,
+                help=did_you_mean(str(name), allowed) or f"monitor one of: {', '.join(allowed)}",
+            )
             return None
         if name.startswith("val_") and not has_validation:
-            self.diags.error("E303", f"monitor={name} needs validation data", span,
-                             help="set `validation = 0.1` in train, or `validation = \"file\"` in data")
+            self.diags.error(
+                "E303",
+                f"monitor={name} needs validation data",
+                span,
+                help='set `validation = 0.1` in train, or `validation = "file"` in data',
+            )
             return None
         return name
 
@@ -211,8 +298,12 @@ class _ConfigBuilder:
             names = tuple(i.name if isinstance(i, Symbol) else str(i) for i in items)
             for n in names:
                 if n not in float_inputs:
-                    self.diags.error("E303", f"cannot standardize `{n}`: not a float32 model input",
-                                     spans["standardize"], help=f"float32 inputs: {', '.join(float_inputs) or 'none'}")
+                    self.diags.error(
+                        "E303",
+                        f"cannot standardize `{n}`: not a float32 model input",
+                        spans["standardize"],
+                        help=f"float32 inputs: {', '.join(float_inputs) or 'none'}",
+                    )
         return DataConfig(str(self.resolved.root), standardize=names, **sources)
 
     def data_source(self, value, span: Span):
@@ -220,8 +311,12 @@ class _ConfigBuilder:
             for key, path in value.items():
                 known = [i.name for i in self.graph.inputs] + self.targets
                 if key not in known:
-                    self.diags.error("E203", f"data names `{key}`, which is neither a model input nor a loss target",
-                                     span, help=did_you_mean(key, known) or f"names: {', '.join(known)}")
+                    self.diags.error(
+                        "E203",
+                        f"data names `{key}`, which is neither a model input nor a loss target",
+                        span,
+                        help=did_you_mean(key, known) or f"names: {', '.join(known)}",
+                    )
                 self.data_path(path, span, (".npy",))
             return value
         self.data_path(value, span, (".csv", ".npz"))
@@ -229,17 +324,24 @@ class _ConfigBuilder:
 
     def data_path(self, path, span: Span, suffixes: tuple[str, ...]) -> None:
         if not isinstance(path, str):
-            self.diags.error("E303", f'a data file is a path in double quotes. Received: {path!r}', span)
+            self.diags.error("E303", f"a data file is a path in double quotes. Received: {path!r}", span)
             return
         suffix = Path(path).suffix.lower()
         if suffix not in suffixes:
-            help = ('a .npy file holds one array: map names to files, {image: "x.npy", label: "y.npy"}'
-                    if suffix == ".npy" else f"use one of: {', '.join(_DATA_SUFFIXES)}")
+            help = (
+                'a .npy file holds one array: map names to files, {image: "x.npy", label: "y.npy"}'
+                if suffix == ".npy"
+                else f"use one of: {', '.join(_DATA_SUFFIXES)}"
+            )
             self.diags.error("E303", f"unsupported data file `{path}`", span, help=help)
             return
         if not (self.resolved.root / path).exists():
-            self.diags.warning("W401", f"data file `{path}` does not exist (yet)", span,
-                               help=f"paths are relative to {self.resolved.root}")
+            self.diags.warning(
+                "W401",
+                f"data file `{path}` does not exist (yet)",
+                span,
+                help=f"paths are relative to {self.resolved.root}",
+            )
 
 
 def build_config(resolved: Resolved, graph: Graph, diags: Diagnostics) -> TrainConfig:
@@ -247,8 +349,11 @@ def build_config(resolved: Resolved, graph: Graph, diags: Diagnostics) -> TrainC
     losses = tuple(t for t in (builder.loss(item) for item in resolved.losses) if t is not None)
     builder.targets = [t.target for t in losses]
     if not resolved.losses:
-        diags.warning("W501", "no loss: the model can be checked and exported, but not trained",
-                      help="add `loss cross_entropy(OUTPUT, target=LABEL)` or another loss after the model")
+        diags.warning(
+            "W501",
+            "no loss: the model can be checked and exported, but not trained",
+            help="add `loss cross_entropy(OUTPUT, target=LABEL)` or another loss after the model",
+        )
     optimizer = builder.optimizer()
     kwargs, calls = _section_args(resolved.train, diags, {"early_stopping": EARLY_STOPPING})
     span = resolved.train.span if resolved.train else None
@@ -258,24 +363,45 @@ def build_config(resolved: Resolved, graph: Graph, diags: Diagnostics) -> TrainC
         bound = {a.name: a.default for a in TRAIN.args}
     spans = {kw.name.text: kw.value.span for kw in kwargs}
     exprs = {kw.name.text: kw.value for kw in kwargs}
-    metrics = builder.metrics(bound["metrics"], spans.get("metrics"), exprs.get("metrics")) if bound["metrics"] else ()
+    metrics = (
+        builder.metrics(bound["metrics"], spans.get("metrics"), exprs.get("metrics"))
+        if bound["metrics"]
+        else ()
+    )
     classifier = any(t.op in _FUSIONS for t in losses)
     for m in metrics:
         if m.name in CLASSIFICATION_METRICS and losses and not classifier:
-            diags.error("E303", f"metric `{m.name}` needs a classification loss "
-                        "(cross_entropy or binary_cross_entropy)", spans["metrics"])
+            diags.error(
+                "E303",
+                f"metric `{m.name}` needs a classification loss (cross_entropy or binary_cross_entropy)",
+                spans["metrics"],
+            )
     data = builder.data()
     has_validation = bound["validation"] is not None or data.validation is not None
     if bound["validation"] is not None and data.validation is not None:
-        diags.error("E303", "validation is given twice: as a split in train and as a file in data",
-                    spans["validation"], help="keep one of them")
+        diags.error(
+            "E303",
+            "validation is given twice: as a split in train and as a file in data",
+            spans["validation"],
+            help="keep one of them",
+        )
     early = None
     if "early_stopping" in calls:
         call = calls["early_stopping"]
         try:
-            es = bind_arguments(EARLY_STOPPING, call.args, call.kwargs, call.span, resolved.consts, diags,
-                                owner="early_stopping", spans=(es_spans := {}))
-            monitor = builder.monitor(es["monitor"], es_spans.get("monitor", call.span), metrics, has_validation)
+            es = bind_arguments(
+                EARLY_STOPPING,
+                call.args,
+                call.kwargs,
+                call.span,
+                resolved.consts,
+                diags,
+                owner="early_stopping",
+                spans=(es_spans := {}),
+            )
+            monitor = builder.monitor(
+                es["monitor"], es_spans.get("monitor", call.span), metrics, has_validation
+            )
             if monitor is not None:
                 mode = es["mode"]
                 if mode == "auto":
@@ -286,8 +412,23 @@ def build_config(resolved: Resolved, graph: Graph, diags: Diagnostics) -> TrainC
     if optimizer is not None:
         schedule = optimizer.params.get("schedule")
         if schedule is not None and schedule.params.get("monitor") == "val_loss" and not has_validation:
-            diags.error("E303", "reduce_on_plateau monitors val_loss, which needs validation data",
-                        resolved.optimizer.span, help="set `validation = 0.1` in train, or monitor=loss")
-    return TrainConfig(losses, optimizer, bound["epochs"], bound["batch_size"], bound["shuffle"],
-                       bound["validation"], metrics, bound["seed"], bound["l1"], bound["l2"], early, data)
-
+            diags.error(
+                "E303",
+                "reduce_on_plateau monitors val_loss, which needs validation data",
+                resolved.optimizer.span,
+                help="set `validation = 0.1` in train, or monitor=loss",
+            )
+    return TrainConfig(
+        losses,
+        optimizer,
+        bound["epochs"],
+        bound["batch_size"],
+        bound["shuffle"],
+        bound["validation"],
+        metrics,
+        bound["seed"],
+        bound["l1"],
+        bound["l2"],
+        early,
+        data,
+    )

@@ -95,17 +95,27 @@ class _Builder:
             local = alias.text
             full = scope.prefix + local + scope.suffix
             if local in scope.names or full in self.taken:
-                self.diags.error("E204", f"the name `{local}` is already used in this "
-                                 f"{'model' if not scope.prefix else 'block'}", alias.span,
-                                 help="choose another name after `as`")
+                self.diags.error(
+                    "E204",
+                    f"the name `{local}` is already used in this {'model' if not scope.prefix else 'block'}",
+                    alias.span,
+                    help="choose another name after `as`",
+                )
                 return None
         self.taken.add(full)
         scope.names[local] = full
         return full, local
 
     # ---- statements ----
-    def body(self, stmts: tuple[ast.Statement, ...], scope: _Scope, current, *, in_model: bool,
-             block_inputs: list[str] | None = None):
+    def body(
+        self,
+        stmts: tuple[ast.Statement, ...],
+        scope: _Scope,
+        current,
+        *,
+        in_model: bool,
+        block_inputs: list[str] | None = None,
+    ):
         for stmt in stmts:
             if isinstance(stmt, ast.InputDecl):
                 current = self.input_decl(stmt, scope, in_model, block_inputs)
@@ -121,18 +131,30 @@ class _Builder:
         name = stmt.name
         if not in_model:
             if block_inputs is None:
-                self.diags.error("E209", "`input` is not allowed inside `repeat`", stmt.span,
-                                 help="declare inputs at the top of the model or block")
+                self.diags.error(
+                    "E209",
+                    "`input` is not allowed inside `repeat`",
+                    stmt.span,
+                    help="declare inputs at the top of the model or block",
+                )
                 return FAILED
             if stmt.type is not None:
-                self.diags.error("E303", "a block input takes its type from the caller", stmt.type.span,
-                                 help=f"write `input {name.text}` without a type")
+                self.diags.error(
+                    "E303",
+                    "a block input takes its type from the caller",
+                    stmt.type.span,
+                    help=f"write `input {name.text}` without a type",
+                )
             value = block_inputs.pop(0) if block_inputs else FAILED
             scope.names[name.text] = value
             return [value] if value != FAILED else FAILED
         if stmt.type is None:
-            self.diags.error("E303", f"model input `{name.text}` needs a type", stmt.span,
-                             help=f"write `input {name.text}: float32[...]` with its per-sample shape")
+            self.diags.error(
+                "E303",
+                f"model input `{name.text}` needs a type",
+                stmt.span,
+                help=f"write `input {name.text}: float32[...]` with its per-sample shape",
+            )
             return FAILED
         tensor_type = self.tensor_type(stmt.type, scope)
         if name.text in scope.names:
@@ -148,14 +170,24 @@ class _Builder:
     def tensor_type(self, t: ast.TensorType, scope: _Scope) -> TensorType | None:
         ok = True
         if t.dtype.text not in DTYPES:
-            self.diags.error("E303", f"unknown dtype `{t.dtype.text}`; inputs are float32 or int64", t.dtype.span,
-                             help=did_you_mean(t.dtype.text, DTYPES) or "use float32 for features, int64 for token ids")
+            self.diags.error(
+                "E303",
+                f"unknown dtype `{t.dtype.text}`; inputs are float32 or int64",
+                t.dtype.span,
+                help=did_you_mean(t.dtype.text, DTYPES) or "use float32 for features, int64 for token ids",
+            )
             ok = False
         dims = []
         for d in t.dims:
             try:
-                value = check_value("input", Arg("dimension", Int(1)), evaluate(d, scope.consts, self.diags),
-                                    d.span, scope.consts, self.diags)
+                value = check_value(
+                    "input",
+                    Arg("dimension", Int(1)),
+                    evaluate(d, scope.consts, self.diags),
+                    d.span,
+                    scope.consts,
+                    self.diags,
+                )
                 dims.append(value)
             except (EvalFailed, BindFailed):
                 ok = False
@@ -166,21 +198,32 @@ class _Builder:
 
     def output_decl(self, stmt: ast.OutputDecl, scope: _Scope, in_model: bool) -> None:
         if not in_model:
-            self.diags.error("E209", "`output` is only allowed in a model; a block returns its last value",
-                             stmt.span)
+            self.diags.error(
+                "E209", "`output` is only allowed in a model; a block returns its last value", stmt.span
+            )
             return
         for name in stmt.names:
             value = scope.lookup(name.text)
             if value is None:
-                self.diags.error("E203", f"undefined value `{name.text}`", name.span,
-                                 help=did_you_mean(name.text, scope.visible()))
+                self.diags.error(
+                    "E203",
+                    f"undefined value `{name.text}`",
+                    name.span,
+                    help=did_you_mean(name.text, scope.visible()),
+                )
             elif value != FAILED and value not in self.outputs:
                 self.outputs.append(value)
 
     def repeat(self, stmt: ast.Repeat, scope: _Scope, current):
         try:
-            count = check_value("repeat", Arg("count", Int(1)), evaluate(stmt.count, scope.consts, self.diags),
-                                stmt.count.span, scope.consts, self.diags)
+            count = check_value(
+                "repeat",
+                Arg("count", Int(1)),
+                evaluate(stmt.count, scope.consts, self.diags),
+                stmt.count.span,
+                scope.consts,
+                self.diags,
+            )
         except (EvalFailed, BindFailed):
             return FAILED
         for i in range(count):
@@ -194,8 +237,12 @@ class _Builder:
             for ident in stmt.sources:
                 value = scope.lookup(ident.text)
                 if value is None:
-                    self.diags.error("E203", f"undefined value `{ident.text}`", ident.span,
-                                     help=did_you_mean(ident.text, scope.visible()))
+                    self.diags.error(
+                        "E203",
+                        f"undefined value `{ident.text}`",
+                        ident.span,
+                        help=did_you_mean(ident.text, scope.visible()),
+                    )
                     value = FAILED
                 current.append(value)
             if FAILED in current:
@@ -212,28 +259,48 @@ class _Builder:
                 if layer.alias is not None:
                     scope.names[layer.alias.text] = value
                 return [value] if value != FAILED else FAILED
-            self.diags.error("E209", f"`{name.text}` is a value, not a layer", name.span,
-                             help=f"a chain can start from a value: `{name.text} -> ...`")
+            self.diags.error(
+                "E209",
+                f"`{name.text}` is a value, not a layer",
+                name.span,
+                help=f"a chain can start from a value: `{name.text} -> ...`",
+            )
             return FAILED
         if name.text in self.resolved.blocks:
             return self.block_call(layer, scope, current)
         op = OPS.get(name.text)
         if op is None:
             candidates = [n for n, o in OPS.items() if not o.is_loss] + list(self.resolved.blocks)
-            self.diags.error("E201", f"unknown layer `{name.text}`", name.span,
-                             help=did_you_mean(name.text, candidates + (scope.visible() if first else []))
-                             or "see docs/language.md for the list of layers")
+            self.diags.error(
+                "E201",
+                f"unknown layer `{name.text}`",
+                name.span,
+                help=did_you_mean(name.text, candidates + (scope.visible() if first else []))
+                or "see docs/language.md for the list of layers",
+            )
             return FAILED
         if op.is_loss:
-            self.diags.error("E209", f"`{name.text}` is a loss, not a layer", name.span,
-                             help=f"declare it after the model: `loss {name.text}(OUTPUT, target=NAME)`")
+            self.diags.error(
+                "E209",
+                f"`{name.text}` is a loss, not a layer",
+                name.span,
+                help=f"declare it after the model: `loss {name.text}(OUTPUT, target=NAME)`",
+            )
             return FAILED
         inputs = self.layer_inputs(layer, op.name, op.min_inputs, op.max_inputs, current)
         signature = Signature(op.name, op.attrs + (LAYER_KEYWORDS if op.params else ()))
         spans: dict[str, Span] = {}
         try:
-            bound = bind_arguments(signature, layer.call.args, layer.call.kwargs, layer.call.span, scope.consts,
-                                   self.diags, owner=op.name, spans=spans)
+            bound = bind_arguments(
+                signature,
+                layer.call.args,
+                layer.call.kwargs,
+                layer.call.span,
+                scope.consts,
+                self.diags,
+                owner=op.name,
+                spans=spans,
+            )
         except BindFailed:
             bound = None
         claimed = self.claim(scope, layer.alias, op.name)
@@ -243,26 +310,48 @@ class _Builder:
             return FAILED
         node_name = claimed[0]
         attrs = {k: v for k, v in bound.items() if k not in _LAYER_KEYWORD_NAMES}
-        inits = {k: bound[k] for k in ("init", "bias_init", "recurrent_init", "scale_init")
-                 if bound.get(k) is not None}
-        self.nodes.append(Node(node_name, op.name, tuple(inputs), attrs, layer.call.span, spans,
-                               inits=inits, l1=bound.get("l1", 0.0), l2=bound.get("l2", 0.0),
-                               trainable=bound.get("trainable", True)))
+        inits = {
+            k: bound[k]
+            for k in ("init", "bias_init", "recurrent_init", "scale_init")
+            if bound.get(k) is not None
+        }
+        self.nodes.append(
+            Node(
+                node_name,
+                op.name,
+                tuple(inputs),
+                attrs,
+                layer.call.span,
+                spans,
+                inits=inits,
+                l1=bound.get("l1", 0.0),
+                l2=bound.get("l2", 0.0),
+                trainable=bound.get("trainable", True),
+            )
+        )
         return [node_name]
 
     def layer_inputs(self, layer: ast.LayerCall, what: str, low: int, high: int | None, current):
         if current is FAILED:
             return None
         if current is None:
-            self.diags.error("E304", f"`{what}` has no input", layer.call.span,
-                             help="declare `input NAME: float32[...]` before the first layer")
+            self.diags.error(
+                "E304",
+                f"`{what}` has no input",
+                layer.call.span,
+                help="declare `input NAME: float32[...]` before the first layer",
+            )
             return None
         if len(current) < low or (high is not None and len(current) > high):
             want = f"{low}" if low == high else f"{low} to {high}" if high else f"at least {low}"
-            self.diags.error("E304", f"`{what}` takes {want} input{'s' if want != '1' else ''}. "
-                             f"Received: {len(current)}", layer.call.span,
-                             help="wire several values into a layer with `[a, b] -> " + what + "`"
-                             if len(current) < low else "pick one value: `name -> " + what + "`")
+            self.diags.error(
+                "E304",
+                f"`{what}` takes {want} input{'s' if want != '1' else ''}. Received: {len(current)}",
+                layer.call.span,
+                help="wire several values into a layer with `[a, b] -> " + what + "`"
+                if len(current) < low
+                else "pick one value: `name -> " + what + "`",
+            )
             return None
         return current
 
@@ -270,7 +359,7 @@ class _Builder:
         block = self.resolved.blocks[layer.call.name.text]
         name = block.name.text
         if name in self.block_stack:
-            cycle = " -> ".join((*self.block_stack[self.block_stack.index(name):], name))
+            cycle = " -> ".join((*self.block_stack[self.block_stack.index(name) :], name))
             self.diags.error("E205", f"block `{name}` uses itself: {cycle}", layer.call.name.span)
             return FAILED
         n_inputs = sum(isinstance(s, ast.InputDecl) for s in block.body)
@@ -285,8 +374,15 @@ class _Builder:
                     return FAILED
             params.append(Arg(p.name.text, Anything(), default))
         try:
-            bound = bind_arguments(Signature(name, tuple(params)), layer.call.args, layer.call.kwargs,
-                                   layer.call.span, scope.consts, self.diags, owner=f"block {name}")
+            bound = bind_arguments(
+                Signature(name, tuple(params)),
+                layer.call.args,
+                layer.call.kwargs,
+                layer.call.span,
+                scope.consts,
+                self.diags,
+                owner=f"block {name}",
+            )
         except BindFailed:
             bound = None
         claimed = self.claim(scope, layer.alias, name)
@@ -310,12 +406,16 @@ def build_ir(resolved: Resolved, diags: Diagnostics) -> Graph:
     scope = _Scope("", dict(resolved.consts))
     last = builder.body(model.body, scope, None, in_model=True)
     if not builder.inputs and not diags.has_errors:
-        diags.error("E209", f"model `{model.name.text}` has no input", model.name.span,
-                    help="declare one: `input x: float32[...]`")
+        diags.error(
+            "E209",
+            f"model `{model.name.text}` has no input",
+            model.name.span,
+            help="declare one: `input x: float32[...]`",
+        )
     outputs = builder.outputs
     if not outputs and last not in (None, FAILED):
         outputs = list(last)
     # Failed names stay in the table, so later uses of them are silent (type_of gives None).
-    return Graph(model.name.text, tuple(builder.inputs), tuple(builder.nodes), tuple(outputs),
-                 names=dict(scope.names))
-
+    return Graph(
+        model.name.text, tuple(builder.inputs), tuple(builder.nodes), tuple(outputs), names=dict(scope.names)
+    )

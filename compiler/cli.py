@@ -40,7 +40,9 @@ def _compile(spec: str, overrides: tuple[str, ...], fmt: str):
         return compile_file(spec, overrides)
     except CompileError as e:
         if fmt == "json":
-            click.echo(json.dumps({"ok": False, "diagnostics": [to_dict(d) for d in e.diagnostics]}, indent=2))
+            click.echo(
+                json.dumps({"ok": False, "diagnostics": [to_dict(d) for d in e.diagnostics]}, indent=2)
+            )
         else:
             _report(e.diagnostics, fmt)
         sys.exit(EXIT_SPEC_ERROR)
@@ -58,8 +60,11 @@ class _Group(click.Group):
             click.echo("nnc: error: the spec nests too deeply to compile", err=True)
             sys.exit(EXIT_SPEC_ERROR)
         except Exception as e:  # noqa: BLE001 - the last line of defence for users
-            click.echo(f"nnc: internal error: {type(e).__name__}: {e}\n"
-                       "This is a bug in nnc; please report it with the spec that caused it.", err=True)
+            click.echo(
+                f"nnc: internal error: {type(e).__name__}: {e}\n"
+                "This is a bug in nnc; please report it with the spec that caused it.",
+                err=True,
+            )
             sys.exit(EXIT_INTERNAL_ERROR)
 
 
@@ -69,16 +74,26 @@ def main() -> None:
     """nnc: describe a neural network in a .nn spec, check it, train it, ship it as ONNX."""
 
 
-_SET = click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-                    help="Override a constant or a setting: hidden=64, train.epochs=5, optimizer.lr=0.01, "
-                         'data.train="other.csv". Repeatable.')
+_SET = click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a constant or a setting: hidden=64, train.epochs=5, optimizer.lr=0.01, "
+    'data.train="other.csv". Repeatable.',
+)
 
 
 @main.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option("--ir", "show_ir", is_flag=True, help="Print the typed IR instead of the summary.")
-@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
-              help="json: the summary and diagnostics as one JSON object on stdout.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    help="json: the summary and diagnostics as one JSON object on stdout.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Shorthand for --format json.")
 @_SET
 def check(spec: str, show_ir: bool, fmt: str, as_json: bool, overrides: tuple[str, ...]) -> None:
@@ -92,12 +107,16 @@ def check(spec: str, show_ir: bool, fmt: str, as_json: bool, overrides: tuple[st
     from nnc.compiler.summary import format_summary, summarize
 
     if fmt == "json":
-        out = {"ok": True, "diagnostics": [to_dict(d) for d in compiled.warnings],
-               "summary": summarize(compiled.program)}
+        out = {
+            "ok": True,
+            "diagnostics": [to_dict(d) for d in compiled.warnings],
+            "summary": summarize(compiled.program),
+        }
         if show_ir:
             out["ir"] = format_program(compiled.program)
         click.echo(json.dumps(out, indent=2))
         return
     _report(compiled.warnings, fmt)
-    click.echo(format_program(compiled.program) if show_ir else format_summary(summarize(compiled.program)),
-               nl=False)
+    click.echo(
+        format_program(compiled.program) if show_ir else format_summary(summarize(compiled.program)), nl=False
+    )

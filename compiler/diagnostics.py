@@ -28,8 +28,15 @@ class Diagnostics:
 
     items: list[Diagnostic] = field(default_factory=list)
 
-    def error(self, code: str, message: str, span: Span | None = None, *, help: str | None = None,
-              notes: tuple[tuple[str, Span | None], ...] = ()) -> None:
+    def error(
+        self,
+        code: str,
+        message: str,
+        span: Span | None = None,
+        *,
+        help: str | None = None,
+        notes: tuple[tuple[str, Span | None], ...] = (),
+    ) -> None:
         self.items.append(Diagnostic(code, message, span, help, notes))
 
     def warning(self, code: str, message: str, span: Span | None = None, *, help: str | None = None) -> None:
@@ -87,8 +94,9 @@ def to_dict(diagnostic: Diagnostic) -> dict:
     out: dict = {"severity": diagnostic.severity, "code": diagnostic.code, "message": diagnostic.message}
     if span is not None:
         end_line, end_col = span.source.position(span.end)
-        out.update(file=span.source.path, line=span.line, column=span.column,
-                   end_line=end_line, end_column=end_col)
+        out.update(
+            file=span.source.path, line=span.line, column=span.column, end_line=end_line, end_column=end_col
+        )
     if diagnostic.help:
         out["help"] = diagnostic.help
     if diagnostic.notes:

@@ -17,8 +17,14 @@ class EvalFailed(Exception):
     """An expression could not be evaluated; its diagnostic has already been recorded."""
 
 
-_ARITHMETIC = {"+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
-               "//": operator.floordiv, "%": operator.mod}
+_ARITHMETIC = {
+    "+": operator.add,
+    "-": operator.sub,
+    "*": operator.mul,
+    "/": operator.truediv,
+    "//": operator.floordiv,
+    "%": operator.mod,
+}
 
 
 def _is_number(v: Any) -> bool:
@@ -60,8 +66,12 @@ def evaluate(expr: ast.Expr, scope: Mapping[str, Any], diags: Diagnostics) -> An
 
 def _not_a_number(expr: ast.Expr, value: Any, scope: Mapping[str, Any], diags: Diagnostics) -> None:
     if isinstance(value, Symbol):
-        diags.error("E203", f"undefined name `{value.name}`", expr.span,
-                    help=did_you_mean(value.name, scope) or "define it with `const name = value`")
+        diags.error(
+            "E203",
+            f"undefined name `{value.name}`",
+            expr.span,
+            help=did_you_mean(value.name, scope) or "define it with `const name = value`",
+        )
     else:
         diags.error("E306", f"arithmetic needs numbers. Received: {show(value)}", expr.span)
     raise EvalFailed

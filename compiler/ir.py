@@ -179,11 +179,15 @@ def format_program(program: Program) -> str:
     for loss in t.losses:
         fused = f" fused={loss.fused}" if loss.fused else ""
         attrs = f" {{{_attrs(loss.attrs)}}}" if loss.attrs else ""
-        lines.append(f"  loss {loss.op}({loss.input}, target={loss.target}: {loss.target_type})"
-                     f" weight={show(loss.weight)}{fused}{attrs}")
+        lines.append(
+            f"  loss {loss.op}({loss.input}, target={loss.target}: {loss.target_type})"
+            f" weight={show(loss.weight)}{fused}{attrs}"
+        )
     lines.append(f"  optimizer {t.optimizer}")
-    lines.append(f"  epochs={t.epochs} batch_size={t.batch_size} shuffle={show(t.shuffle)} "
-                 f"validation_split={show(t.validation_split)} seed={t.seed} l1={show(t.l1)} l2={show(t.l2)}")
+    lines.append(
+        f"  epochs={t.epochs} batch_size={t.batch_size} shuffle={show(t.shuffle)} "
+        f"validation_split={show(t.validation_split)} seed={t.seed} l1={show(t.l1)} l2={show(t.l2)}"
+    )
     if t.metrics:
         lines.append(f"  metrics {', '.join(str(m) for m in t.metrics)}")
     d = t.data
@@ -194,6 +198,8 @@ def format_program(program: Program) -> str:
         lines.append(f"  data.standardize {', '.join(d.standardize)}")
     if t.early_stopping:
         e = t.early_stopping
-        lines.append(f"  early_stopping monitor={e.monitor} mode={e.mode} patience={e.patience} "
-                     f"min_delta={show(e.min_delta)} restore_best={show(e.restore_best)}")
+        lines.append(
+            f"  early_stopping monitor={e.monitor} mode={e.mode} patience={e.patience} "
+            f"min_delta={show(e.min_delta)} restore_best={show(e.restore_best)}"
+        )
     return "\n".join(lines) + "\n"

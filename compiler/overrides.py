@@ -21,8 +21,15 @@ def _parse_one(text: str) -> tuple[str | None, str, ast.Expr]:
     key, eq, value = text.partition("=")
     match = _KEY.match(key.strip())
     if not eq or match is None:
-        raise CompileError([Diagnostic("E202", f"--set expects KEY=VALUE. Received: {text!r}",
-                                       help="e.g. --set train.epochs=5, --set optimizer.lr=0.01, --set hidden=64")])
+        raise CompileError(
+            [
+                Diagnostic(
+                    "E202",
+                    f"--set expects KEY=VALUE. Received: {text!r}",
+                    help="e.g. --set train.epochs=5, --set optimizer.lr=0.01, --set hidden=64",
+                )
+            ]
+        )
     section, name = match.groups()
     source = Source(f"--set {key.strip()}", value.strip())
     return section, name, parse_expr(source)
@@ -50,15 +57,25 @@ def apply_overrides(spec: ast.Spec, overrides: list[str], source: Source) -> tup
         if section == "optimizer":
             index = next((i for i, it in enumerate(items) if isinstance(it, ast.Optimizer)), None)
             if index is None:
-                raise CompileError([Diagnostic("E202", "--set optimizer.KEY: the spec has no optimizer",
-                                               help="add `optimizer adam(lr=1e-3)` to the spec")])
+                raise CompileError(
+                    [
+                        Diagnostic(
+                            "E202",
+                            "--set optimizer.KEY: the spec has no optimizer",
+                            help="add `optimizer adam(lr=1e-3)` to the spec",
+                        )
+                    ]
+                )
             call = items[index].call
             kwargs = tuple(k for k in call.kwargs if k.name.text != name)
-            items[index] = replace(items[index], call=replace(call, kwargs=(
-                *kwargs, ast.KeywordArg(ast.Ident(name, value.span), value))))
+            items[index] = replace(
+                items[index],
+                call=replace(call, kwargs=(*kwargs, ast.KeywordArg(ast.Ident(name, value.span), value))),
+            )
             continue
-        index = next((i for i, it in enumerate(items) if isinstance(it, ast.Section) and it.kind.text == section),
-                     None)
+        index = next(
+            (i for i, it in enumerate(items) if isinstance(it, ast.Section) and it.kind.text == section), None
+        )
         if index is None:
             empty = Span(source, len(source.text), len(source.text))
             items.append(ast.Section(ast.Ident(section, empty), (), empty))

@@ -22,8 +22,15 @@ def read_source(path: str | Path) -> Source:
     except IsADirectoryError:
         raise CompileError([Diagnostic("E100", f"`{path}` is a directory, not a spec file")]) from None
     except UnicodeDecodeError as e:
-        raise CompileError([Diagnostic("E100", f"spec file `{path}` is not UTF-8 text (byte {e.start})",
-                                       help="save the spec as UTF-8")]) from None
+        raise CompileError(
+            [
+                Diagnostic(
+                    "E100",
+                    f"spec file `{path}` is not UTF-8 text (byte {e.start})",
+                    help="save the spec as UTF-8",
+                )
+            ]
+        ) from None
     except OSError as e:
         raise CompileError([Diagnostic("E100", f"cannot read spec file `{path}`: {e.strerror}")]) from None
     return Source(str(path), text)
@@ -59,36 +66,48 @@ def _syntax_error(parser, error, source: Source) -> Diagnostic:
     from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 
     end = Span(source, len(source.text), len(source.text))
-    if isinstance(error, UnexpectedEOF) or (isinstance(error, UnexpectedToken) and error.token.type == "$END"):
-        return Diagnostic("E103", "unexpected end of file", end,
-                          help=f"expected {_expected(parser, error.expected)}")
+    if isinstance(error, UnexpectedEOF) or (
+        isinstance(error, UnexpectedToken) and error.token.type == "$END"
+    ):
+        return Diagnostic(
+            "E103", "unexpected end of file", end, help=f"expected {_expected(parser, error.expected)}"
+        )
     if isinstance(error, UnexpectedCharacters):
         pos = error.pos_in_stream
         char = source.text[pos]
         if char == '"':
             line_end = source.text.find("\n", pos)
             span = Span(source, pos, line_end if line_end >= 0 else len(source.text))
-            return Diagnostic("E104", "unterminated string", span, help='close the string with `"` on the same line')
-        return Diagnostic("E101", f"unexpected character `{char}`", Span(source, pos, pos + 1),
-                          help=f"expected {_expected(parser, error.allowed)}" if error.allowed else None)
+            return Diagnostic(
+                "E104", "unterminated string", span, help='close the string with `"` on the same line'
+            )
+        return Diagnostic(
+            "E101",
+            f"unexpected character `{char}`",
+            Span(source, pos, pos + 1),
+            help=f"expected {_expected(parser, error.allowed)}" if error.allowed else None,
+        )
     assert isinstance(error, UnexpectedToken)
     token = error.token
     span = Span(source, token.start_pos, token.end_pos)
-    keywords = [_describe(parser, t).strip("`") for t in error.expected if t.isupper() and t.isalpha()
-                and t not in _KIND_NAMES]
+    keywords = [
+        _describe(parser, t).strip("`")
+        for t in error.expected
+        if t.isupper() and t.isalpha() and t not in _KIND_NAMES
+    ]
     help = None
     if token.type == "NAME" and keywords:
         help = did_you_mean(str(token), keywords)
     if help is None and "COMMA" in error.expected and token.type in ("NAME", "NUMBER", "STRING"):
         help = "separate arguments with `,`"
     shown = f"`{token}`" if token.type not in ("STRING",) else "a string"
-    return Diagnostic("E102", f"unexpected {shown}; expected {_expected(parser, error.expected)}", span,
-                      help=help)
+    return Diagnostic(
+        "E102", f"unexpected {shown}; expected {_expected(parser, error.expected)}", span, help=help
+    )
 
 
 def parse_source(source: Source) -> ast.Spec:
     from lark.exceptions import UnexpectedInput
-
     from nnc.grammar import load_parser
 
     parser = load_parser()
@@ -102,7 +121,6 @@ def parse_source(source: Source) -> ast.Spec:
 def parse_expr(source: Source) -> ast.Expr:
     """Parse a lone expression, e.g. the value of `--set train.epochs=10`."""
     from lark.exceptions import UnexpectedInput
-
     from nnc.grammar import load_parser
 
     parser = load_parser()

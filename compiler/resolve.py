@@ -30,21 +30,26 @@ def _names(item: ast.Item) -> ast.Ident | None:
     return item.name if isinstance(item, ast.Const | ast.Block | ast.Model) else None
 
 
-def _load_imports(spec: ast.Spec, diags: Diagnostics, stack: tuple[str, ...], loaded: dict[str, ast.Spec],
-                  parse_file) -> list[tuple[ast.Item, bool]]:
-    """All items of `spec` and of the files it imports (depth first), each flagged whether it
-    came from an import. A file imported twice contributes once."""
-    items: list[tuple[ast.Item, bool]] = []
+def _load_imports(
+    spec: ast.Spec, diags: Diagnostics, stack: tuple[str, ...], loaded: dict[str, ast.Spec], parse_file
+) -> list[ast.Item]:
+    """All items of `spec` and of the files it imports (depth first). A file imported twice
+    contributes once."""
+    items: list[ast.Item] = []
     here = Path(spec.path).parent
     for item in spec.items:
         if not isinstance(item, ast.Import):
-            items.append((item, bool(stack[1:])))
+            items.append(item)
             continue
         target = str((here / item.path.value).resolve())
         if target in stack:
-            chain = " -> ".join(Path(p).name for p in (*stack[stack.index(target):], target))
-            diags.error("E205", f"import cycle: {chain}", item.path.span,
-                        help="move the shared blocks into a file that imports neither")
+            chain = " -> ".join(Path(p).name for p in (*stack[stack.index(target) :], target))
+            diags.error(
+                "E205",
+                f"import cycle: {chain}",
+                item.path.span,
+                help="move the shared blocks into a file that imports neither",
+            )
             continue
         if target in loaded:
             continue
@@ -53,23 +58,33 @@ def _load_imports(spec: ast.Spec, diags: Diagnostics, stack: tuple[str, ...], lo
         except CompileError as e:
             for d in e.diagnostics:
                 if d.code == "E100":  # the file itself is unreadable: say so at the import
-                    diags.error("E206", f"cannot import `{item.path.value}`: {d.message}", item.path.span,
-                                help=f"paths are relative to {here}")
+                    diags.error(
+                        "E206",
+                        f"cannot import `{item.path.value}`: {d.message}",
+                        item.path.span,
+                        help=f"paths are relative to {here}",
+                    )
                 else:
                     diags.items.append(d)
             continue
         loaded[target] = imported
-        for sub, _ in _load_imports(imported, diags, (*stack, target), loaded, parse_file):
+        for sub in _load_imports(imported, diags, (*stack, target), loaded, parse_file):
             if not isinstance(sub, ast.Const | ast.Block):
                 kind = type(sub).__name__.lower()
-                diags.error("E209", f"an imported file may define only constants and blocks; found a {kind}",
-                            sub.span, help=f"imported by {spec.path}:{item.span.line}")
+                diags.error(
+                    "E209",
+                    f"an imported file may define only constants and blocks; found a {kind}",
+                    sub.span,
+                    help=f"imported by {spec.path}:{item.span.line}",
+                )
                 continue
-            items.append((sub, True))
+            items.append(sub)
     return items
 
 
-def _evaluate_consts(consts: dict[str, ast.Const], diags: Diagnostics, overrides: dict[str, Any]) -> dict[str, Any]:
+def _evaluate_consts(
+    consts: dict[str, ast.Const], diags: Diagnostics, overrides: dict[str, Any]
+) -> dict[str, Any]:
     values: dict[str, Any] = dict(overrides)
     visiting: list[str] = []
 
@@ -93,7 +108,7 @@ def _evaluate_consts(consts: dict[str, ast.Const], diags: Diagnostics, overrides
             return
         const = consts[name]
         if name in visiting:
-            cycle = " -> ".join((*visiting[visiting.index(name):], name))
+            cycle = " -> ".join((*visiting[visiting.index(name) :], name))
             diags.error("E205", f"constant `{name}` depends on itself: {cycle}", const.name.span)
             failed.update(visiting)
             return
@@ -114,20 +129,30 @@ def _evaluate_consts(consts: dict[str, ast.Const], diags: Diagnostics, overrides
     return values
 
 
-def resolve(spec: ast.Spec, source: Source, diags: Diagnostics, parse_file,
-            const_overrides: dict[str, Any] | None = None) -> Resolved:
+def resolve(
+    spec: ast.Spec,
+    source: Source,
+    diags: Diagnostics,
+    parse_file,
+    const_overrides: dict[str, Any] | None = None,
+) -> Resolved:
     """`parse_file(path) -> ast.Spec` reads imports; `const_overrides` come from --set."""
     root = str(Path(spec.path).resolve())
     out = Resolved(root=Path(spec.path).resolve().parent)
     seen: dict[str, Span] = {}
     consts: dict[str, ast.Const] = {}
     singles = {"optimizer": None, "train": None, "data": None, "model": None}
-    for item, imported in _load_imports(spec, diags, (root,), {root: spec}, parse_file):
+    for item in _load_imports(spec, diags, (root,), {root: spec}, parse_file):
         name = _names(item)
         if name is not None:
             if name.text in seen:
-                diags.error("E204", f"`{name.text}` is defined twice", name.span,
-                            notes=(("first defined here", seen[name.text]),), help="rename one of them")
+                diags.error(
+                    "E204",
+                    f"`{name.text}` is defined twice",
+                    name.span,
+                    notes=(("first defined here", seen[name.text]),),
+                    help="rename one of them",
+                )
                 continue
             seen[name.text] = name.span
         if isinstance(item, ast.Const):
@@ -139,18 +164,33 @@ def resolve(spec: ast.Spec, source: Source, diags: Diagnostics, parse_file,
         else:
             key = item.kind.text if isinstance(item, ast.Section) else type(item).__name__.lower()
             if singles[key] is not None:
-                diags.error("E204", f"`{key}` is given twice; a spec has one", item.span,
-                            notes=(("first given here", singles[key].span),))
+                diags.error(
+                    "E204",
+                    f"`{key}` is given twice; a spec has one",
+                    item.span,
+                    notes=(("first given here", singles[key].span),),
+                )
                 continue
             singles[key] = item
-    out.model, out.optimizer, out.train, out.data = (singles["model"], singles["optimizer"],
-                                                     singles["train"], singles["data"])
+    out.model, out.optimizer, out.train, out.data = (
+        singles["model"],
+        singles["optimizer"],
+        singles["train"],
+        singles["data"],
+    )
     unknown = sorted(set(const_overrides or {}) - set(consts))
     for name in unknown:
-        diags.error("E202", f"--set {name}=...: the spec has no constant or setting `{name}`",
-                    help="set a constant by its name, a setting as train.KEY, data.KEY or optimizer.KEY")
+        diags.error(
+            "E202",
+            f"--set {name}=...: the spec has no constant or setting `{name}`",
+            help="set a constant by its name, a setting as train.KEY, data.KEY or optimizer.KEY",
+        )
     out.consts = _evaluate_consts(consts, diags, const_overrides or {})
     if out.model is None and not diags.has_errors:
-        diags.error("E209", f"{spec.path} defines no model", Span(source, 0, 0),
-                    help="add `model NAME { input x: float32[...] ... }`")
+        diags.error(
+            "E209",
+            f"{spec.path} defines no model",
+            Span(source, 0, 0),
+            help="add `model NAME { input x: float32[...] ... }`",
+        )
     return out

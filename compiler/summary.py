@@ -16,15 +16,34 @@ def layer_rows(program: Program) -> list[dict]:
     g = program.graph
     sizes = {p.key: p.size for p in g.params}
     types = {i.name: i.type for i in g.inputs}
-    rows = [{"name": i.name, "op": "input", "inputs": [], "shape": list(i.type.shape), "dtype": i.type.dtype,
-             "params": 0, "flops": 0} for i in g.inputs]
+    rows = [
+        {
+            "name": i.name,
+            "op": "input",
+            "inputs": [],
+            "shape": list(i.type.shape),
+            "dtype": i.type.dtype,
+            "params": 0,
+            "flops": 0,
+        }
+        for i in g.inputs
+    ]
     for n in g.nodes:
         op = OPS[n.op]
         shapes = [_per_sample(types[v].shape) for v in n.inputs]
         types[n.name] = n.type
         flops = op.flops(*shapes, **n.attrs) if op.flops else _size(_per_sample(n.type.shape))
-        rows.append({"name": n.name, "op": n.op, "inputs": list(n.inputs), "shape": list(n.type.shape),
-                     "dtype": n.type.dtype, "params": sum(sizes[k] for k in n.params), "flops": int(flops)})
+        rows.append(
+            {
+                "name": n.name,
+                "op": n.op,
+                "inputs": list(n.inputs),
+                "shape": list(n.type.shape),
+                "dtype": n.type.dtype,
+                "params": sum(sizes[k] for k in n.params),
+                "flops": int(flops),
+            }
+        )
     return rows
 
 
@@ -62,12 +81,26 @@ def summarize(program: Program) -> dict:
         "params": {"trainable": trainable, "non_trainable": frozen, "bytes": 4 * (trainable + frozen)},
         "flops_per_sample": sum(r["flops"] for r in rows),
         "train": {
-            "losses": [{"loss": x.op, "prediction": x.prediction, "target": x.target,
-                        "target_type": str(x.target_type), "weight": x.weight, "fused": x.fused,
-                        **{k: v for k, v in x.attrs.items() if v is not None}} for x in t.losses],
+            "losses": [
+                {
+                    "loss": x.op,
+                    "prediction": x.prediction,
+                    "target": x.target,
+                    "target_type": str(x.target_type),
+                    "weight": x.weight,
+                    "fused": x.fused,
+                    **{k: v for k, v in x.attrs.items() if v is not None},
+                }
+                for x in t.losses
+            ],
             "optimizer": {"name": t.optimizer.name, **{k: _plain(v) for k, v in t.optimizer.params.items()}},
-            "epochs": t.epochs, "batch_size": t.batch_size, "shuffle": t.shuffle,
-            "validation_split": t.validation_split, "seed": t.seed, "l1": t.l1, "l2": t.l2,
+            "epochs": t.epochs,
+            "batch_size": t.batch_size,
+            "shuffle": t.shuffle,
+            "validation_split": t.validation_split,
+            "seed": t.seed,
+            "l1": t.l1,
+            "l2": t.l2,
             "metrics": [str(m) for m in t.metrics],
             "early_stopping": None if t.early_stopping is None else vars(t.early_stopping).copy(),
             "data": {k: v for k, v in vars(t.data).items() if v not in (None, ())},
@@ -97,37 +130,49 @@ def format_summary(summary: dict) -> str:
     w_name = max(len("layer"), *(len(r["name"]) for r in rows))
     w_op = max(len("op"), *(len(r["op"]) for r in rows))
     w_shape = max(len("output shape"), *(len(s) for s in shape))
-    lines = [f"model {summary['model']}  ({summary['spec']})", "",
-             f"  {'layer':<{w_name}}  {'op':<{w_op}}  {'output shape':<{w_shape}}  {'params':>10}"]
+    lines = [
+        f"model {summary['model']}  ({summary['spec']})",
+        "",
+        f"  {'layer':<{w_name}}  {'op':<{w_op}}  {'output shape':<{w_shape}}  {'params':>10}",
+    ]
     for r, s in zip(rows, shape, strict=True):
         lines.append(f"  {r['name']:<{w_name}}  {r['op']:<{w_op}}  {s:<{w_shape}}  {r['params']:>10,}")
     p = summary["params"]
-    lines += ["",
-              f"  parameters  {p['trainable']:,} trainable, {p['non_trainable']:,} non-trainable "
-              f"({_bytes(p['bytes'])} as float32)",
-              f"  compute     ~{_human(summary['flops_per_sample'], 'FLOPs')} per sample, forward",
-              f"  outputs     {', '.join(f'{k}: {v}' for k, v in summary['outputs'].items())}",
-              "", "training"]
+    lines += [
+        "",
+        f"  parameters  {p['trainable']:,} trainable, {p['non_trainable']:,} non-trainable "
+        f"({_bytes(p['bytes'])} as float32)",
+        f"  compute     ~{_human(summary['flops_per_sample'], 'FLOPs')} per sample, forward",
+        f"  outputs     {', '.join(f'{k}: {v}' for k, v in summary['outputs'].items())}",
+        "",
+        "training",
+    ]
     t = summary["train"]
     for loss in t["losses"]:
         fused = f", fused with {loss['fused']}" if loss["fused"] else ""
-        lines.append(f"  loss        {loss['loss']}({loss['prediction']}, target={loss['target']}: "
-                     f"{loss['target_type']}) x {show(loss['weight'])}{fused}")
+        lines.append(
+            f"  loss        {loss['loss']}({loss['prediction']}, target={loss['target']}: "
+            f"{loss['target_type']}) x {show(loss['weight'])}{fused}"
+        )
     if not t["losses"]:
         lines.append("  loss        none")
     opt = t["optimizer"]
     args = ", ".join(f"{k}={_show(v)}" for k, v in opt.items() if k != "name" and v is not None)
     lines.append(f"  optimizer   {opt['name']}({args})")
-    lines.append(f"  settings    epochs={t['epochs']} batch_size={t['batch_size']} shuffle={show(t['shuffle'])} "
-                 f"validation={show(t['validation_split'])} seed={t['seed']}")
+    lines.append(
+        f"  settings    epochs={t['epochs']} batch_size={t['batch_size']} shuffle={show(t['shuffle'])} "
+        f"validation={show(t['validation_split'])} seed={t['seed']}"
+    )
     if t["l1"] or t["l2"]:
         lines.append(f"  penalties   l1={show(t['l1'])} l2={show(t['l2'])}")
     if t["metrics"]:
         lines.append(f"  metrics     {', '.join(t['metrics'])}")
     if t["early_stopping"]:
         e = t["early_stopping"]
-        lines.append(f"  early stop  monitor={e['monitor']} mode={e['mode']} patience={e['patience']} "
-                     f"min_delta={show(e['min_delta'])} restore_best={show(e['restore_best'])}")
+        lines.append(
+            f"  early stop  monitor={e['monitor']} mode={e['mode']} patience={e['patience']} "
+            f"min_delta={show(e['min_delta'])} restore_best={show(e['restore_best'])}"
+        )
     for k, v in t["data"].items():
         if k != "root":
             lines.append(f"  data        {k} = {show(v) if not isinstance(v, tuple) else ', '.join(v)}")

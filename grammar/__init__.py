@@ -16,6 +16,12 @@ def load_parser(strict: bool = False):
     so the grammar's own test uses it while users never pay for it."""
     from lark import Lark
 
-    return Lark(GRAMMAR_PATH.read_text(), parser="lalr", lexer="contextual",
-                propagate_positions=True, maybe_placeholders=True, strict=strict,
-                start=["start", "expr"])
+    return Lark(
+        GRAMMAR_PATH.read_text(),
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        maybe_placeholders=True,
+        strict=strict,
+        start=["start", "expr"],
+    )

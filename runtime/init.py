@@ -21,8 +21,11 @@ _add(Signature("he_uniform", (), "U(-a, a), a = sqrt(6 / fan_in)"), "kaiming_uni
 _add(Signature("he_normal", (), "N(0, 2 / fan_in), truncated at 2 std"), "kaiming_normal")
 _add(Signature("lecun_uniform", (), "U(-a, a), a = sqrt(3 / fan_in)"))
 _add(Signature("lecun_normal", (), "N(0, 1 / fan_in), truncated at 2 std"), "lecun")
-_add(Signature("normal", (Arg("std", Float(0, min_open=True), 0.05), Arg("mean", Float(), 0.0)),
-               "N(mean, std^2)"))
+_add(
+    Signature(
+        "normal", (Arg("std", Float(0, min_open=True), 0.05), Arg("mean", Float(), 0.0)), "N(mean, std^2)"
+    )
+)
 _add(Signature("uniform", (Arg("a", Float(), -0.05), Arg("b", Float(), 0.05)), "U(a, b)"))
 _add(Signature("zeros", (), "all 0"))
 _add(Signature("ones", (), "all 1"))

@@ -240,7 +240,9 @@ class Shape(Kind):
 
     def check(self, value):
         items = value if isinstance(value, tuple) else (value,)
-        if not items or any(isinstance(v, bool) or not isinstance(v, int) or (v < 1 and v != -1) for v in items):
+        if not items or any(
+            isinstance(v, bool) or not isinstance(v, int) or (v < 1 and v != -1) for v in items
+        ):
             raise ArgError(self.describe())
         if items.count(-1) > 1:
             raise ArgError(self.describe(), help="only one dimension can be inferred")
@@ -302,8 +304,11 @@ class Table(Kind):
     table: Mapping[str, Signature]
 
     def describe(self) -> str:
-        return f"an {self.what} ({', '.join(sorted(self.table))})" if self.what[0] in "aeiou" \
+        return (
+            f"an {self.what} ({', '.join(sorted(self.table))})"
+            if self.what[0] in "aeiou"
             else f"a {self.what} ({', '.join(sorted(self.table))})"
+        )
 
     def check(self, value):
         name = value.name if isinstance(value, Symbol | CallValue) else value
@@ -317,7 +322,9 @@ class Table(Kind):
         signature = self.table[name]
         missing = [a.name for a in signature.args if a.default is REQUIRED]
         if missing:
-            raise ArgError(self.describe(), help=f"`{name}` needs arguments: {name}({', '.join(missing)}=...)")
+            raise ArgError(
+                self.describe(), help=f"`{name}` needs arguments: {name}({', '.join(missing)}=...)"
+            )
         return Named(signature.name, {a.name: a.default for a in signature.args})
 
 

@@ -27,9 +27,12 @@ def infer_shapes(graph: Graph, diags: Diagnostics) -> Graph:
         op = OPS[node.op]
         bad = [(i, t) for i, t in enumerate(in_types) if t.dtype != op.input_dtype(i)]
         for i, t in bad:
-            diags.error("E302", f"{op.name} expects {op.input_dtype(i)} input. Received: "
-                        f"{node.inputs[i]}: {t}", node.span,
-                        help="token ids are int64 and feed an embedding; everything else is float32")
+            diags.error(
+                "E302",
+                f"{op.name} expects {op.input_dtype(i)} input. Received: {node.inputs[i]}: {t}",
+                node.span,
+                help="token ids are int64 and feed an embedding; everything else is float32",
+            )
         if bad:
             nodes.append(node)
             continue
@@ -38,21 +41,35 @@ def infer_shapes(graph: Graph, diags: Diagnostics) -> Graph:
             specs = op.params(*shapes, **node.attrs) if op.params else ()
             out = op.shape(*shapes, **node.attrs)
         except ShapeError as e:
-            diags.error("E301", _message(op.name, e.message), node.arg_spans.get(e.arg, node.span), help=e.help)
+            diags.error(
+                "E301", _message(op.name, e.message), node.arg_spans.get(e.arg, node.span), help=e.help
+            )
             nodes.append(node)
             continue
         used = {s.init_arg for s in specs}
         for keyword in node.inits:
             if keyword not in used:
-                diags.error("E202", f"`{keyword}` does not apply to this {op.name}: it has no such parameter",
-                            node.arg_spans.get(keyword, node.span),
-                            help=f"{op.name} takes {', '.join(sorted(u for u in used if u)) or 'no initializers'}")
+                diags.error(
+                    "E202",
+                    f"`{keyword}` does not apply to this {op.name}: it has no such parameter",
+                    node.arg_spans.get(keyword, node.span),
+                    help=f"{op.name} takes {', '.join(sorted(u for u in used if u)) or 'no initializers'}",
+                )
         for spec in specs:
-            params.append(Parameter(
-                f"{node.name}.{spec.name}", tuple(spec.shape), node.inits.get(spec.init_arg, spec.init),
-                trainable=spec.trainable and node.trainable,
-                l1=node.l1 if spec.regularized else 0.0, l2=node.l2 if spec.regularized else 0.0,
-                fan_in=spec.fan_in, fan_out=spec.fan_out))
+            params.append(
+                Parameter(
+                    f"{node.name}.{spec.name}",
+                    tuple(spec.shape),
+                    node.inits.get(spec.init_arg, spec.init),
+                    trainable=spec.trainable and node.trainable,
+                    l1=node.l1 if spec.regularized else 0.0,
+                    l2=node.l2 if spec.regularized else 0.0,
+                    fan_in=spec.fan_in,
+                    fan_out=spec.fan_out,
+                )
+            )
         types[node.name] = TensorType("float32", tuple(out))
-        nodes.append(replace(node, type=types[node.name], params=tuple(f"{node.name}.{s.name}" for s in specs)))
+        nodes.append(
+            replace(node, type=types[node.name], params=tuple(f"{node.name}.{s.name}" for s in specs))
+        )
     return replace(graph, nodes=tuple(nodes), params=tuple(params))

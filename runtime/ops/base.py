@@ -55,7 +55,8 @@ class OpDef:
     params: Callable[..., tuple[ParamSpec, ...]] | None = None  # (*input_shapes, **attrs)
     flops: Callable[..., int] | None = None  # (*input_shapes with batch 1, **attrs); default: output size
     is_loss: bool = False
-    target: Callable[..., tuple[str, Shape]] | None = None  # losses: (prediction shape, **attrs) -> target type
+    # losses: (prediction shape, **attrs) -> target type
+    target: Callable[..., tuple[str, Shape]] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def input_dtype(self, index: int) -> str:
@@ -89,8 +90,11 @@ def normalize_axis(axis: int, rank: int, *, arg: str = "axis") -> int:
     """Axis over the full shape; 0 (the batch axis) is refused: ops act within a sample."""
     full = axis + rank if axis < 0 else axis
     if not 1 <= full < rank:
-        raise ShapeError(f"axis {axis} is out of range for a tensor of rank {rank} "
-                         f"(axis 0 is the batch)", arg=arg, help=f"use an axis from 1 to {rank - 1}, or -1")
+        raise ShapeError(
+            f"axis {axis} is out of range for a tensor of rank {rank} (axis 0 is the batch)",
+            arg=arg,
+            help=f"use an axis from 1 to {rank - 1}, or -1",
+        )
     return full
 
 
@@ -115,3 +119,55 @@ def zeros() -> Named:
 
 def ones() -> Named:
     return Named("ones", {})
+
+
+def check_same_shape(op: str, xs: tuple[Shape, ...]) -> Shape:
+    """Shape rule of a variadic elementwise op (add, multiply): every input has one shape."""
+    first = xs[0]
+    for i, x in enumerate(xs[1:], start=2):
+        if tuple(x) != tuple(first):
+            raise ShapeError(
+                f"{op} needs inputs of one shape. Received: input 1: {format_shape(first)}, "
+                f"input {i}: {format_shape(x)}",
+                arg=f"x{i}",
+                help="project one input with dense(...) or conv to match the other",
+            )
+    return first
+
+
+def resolve_padding(padding, sizes, kernel, stride, dilation) -> tuple[tuple[int, int], ...]:
+    """(begin, end) per spatial axis from a normalized Padding: "same" or (begins..., ends...)."""
+    if padding == "same":
+        windows = zip(sizes, kernel, stride, dilation, strict=True)
+        return tuple(same_padding(n, k, s, d) for n, k, s, d in windows)
+    rank = len(sizes)
+    return tuple(zip(padding[:rank], padding[rank:], strict=True))
+
+
+def window_sizes(op: str, x: Shape, kernel, stride, dilation, padding, *, arg: str) -> tuple[int, ...]:
+    """Output spatial sizes of a sliding window (conv, pool) over x = (N, C, *spatial)."""
+    pads = resolve_padding(padding, x[2:], kernel, stride, dilation)
+    out = []
+    windows = zip(x[2:], kernel, stride, dilation, pads, strict=True)
+    for axis, (n, k, s, d, (begin, end)) in enumerate(windows, start=2):
+        m = conv_output_size(n, k, s, d, begin + end)
+        if m < 1:
+            raise ShapeError(
+                f"{op} output would be empty along axis {axis}: input size {n}, kernel {k}, "
+                f"dilation {d}, padding ({begin}, {end}). Received: x: {format_shape(x)}",
+                arg=arg,
+                help="use padding=same, a smaller kernel, or a larger input",
+            )
+        out.append(m)
+    return tuple(out)
+
+
+def loss_shape(x: Shape, **_attrs) -> Shape:
+    """Shape rule of a loss: a prediction of rank >= 2 reduces to a scalar."""
+    check_rank(x, 2, what="prediction")
+    return ()
+
+
+def same_target(x: Shape, **_attrs) -> tuple[str, Shape]:
+    """Target of an elementwise loss (mse, mae, huber, binary_cross_entropy): float32, shaped like x."""
+    return "float32", tuple(x)

@@ -12,11 +12,14 @@ def shape(x, *, class_weights):
     check_rank(x, 2, what="prediction")
     classes = x[-1]
     if classes < 2:
-        raise ShapeError(f"cross_entropy needs at least 2 classes. Received: prediction: {format_shape(x)}",
-                         help="for one sigmoid unit use binary_cross_entropy")
+        raise ShapeError(
+            f"cross_entropy needs at least 2 classes. Received: prediction: {format_shape(x)}",
+            help="for one sigmoid unit use binary_cross_entropy",
+        )
     if class_weights is not None and len(class_weights) != classes:
-        raise ShapeError(f"class_weights has {len(class_weights)} entries for {classes} classes",
-                         arg="class_weights")
+        raise ShapeError(
+            f"class_weights has {len(class_weights)} entries for {classes} classes", arg="class_weights"
+        )
     return ()
 
 
@@ -25,7 +28,11 @@ def target(x, *, class_weights):
 
 
 OP = OpDef(
-    "cross_entropy", __doc__, shape, inputs=("prediction",),
+    "cross_entropy",
+    __doc__,
+    shape,
+    inputs=("prediction",),
     attrs=(Arg("class_weights", Optional(FloatList()), None, "per-class weights"),),
-    is_loss=True, target=target,
+    is_loss=True,
+    target=target,
 )

@@ -29,7 +29,10 @@ def flops(x, *, units, bias):
 
 
 OP = OpDef(
-    "dense", __doc__, shape,
+    "dense",
+    __doc__,
+    shape,
     attrs=(Arg("units", Int(1), doc="output features"), Arg("bias", Bool(), True, "add a bias")),
-    params=params, flops=flops,
+    params=params,
+    flops=flops,
 )

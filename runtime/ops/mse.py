@@ -1,0 +1,6 @@
+"""mse(prediction, target): mean over all elements of (prediction - target)^2.
+target: float32, the prediction's shape."""
+
+from nnc.runtime.ops.base import OpDef, loss_shape, same_target
+
+OP = OpDef("mse", __doc__, loss_shape, inputs=("prediction",), is_loss=True, target=same_target)

@@ -1,0 +1,32 @@
+"""reshape(shape): (N, *dims) -> (N, *shape), row-major; `shape` is per sample (the batch axis
+is kept) and one entry may be -1, inferred so that the element count is unchanged."""
+
+import math
+
+from nnc.runtime.ops.base import OpDef, ShapeError, format_shape, size
+from nnc.runtime.schema import Arg, Shape, show
+
+
+def shape(x, *, shape):
+    n = size(x)
+    known = math.prod(d for d in shape if d != -1)
+    wanted = f"shape={show(shape)}"
+    if -1 in shape:
+        if n % known:
+            raise ShapeError(
+                f"reshape cannot infer -1: {n} elements per sample are not divisible by "
+                f"{known}. Received: x: {format_shape(x)}, {wanted}",
+                arg="shape",
+            )
+        return (x[0], *(n // known if d == -1 else d for d in shape))
+    if n != known:
+        raise ShapeError(
+            f"reshape must keep the element count: x has {n} elements per sample, "
+            f"{wanted} has {known}. Received: x: {format_shape(x)}",
+            arg="shape",
+            help="use -1 for one dimension to infer it",
+        )
+    return (x[0], *shape)
+
+
+OP = OpDef("reshape", __doc__, shape, attrs=(Arg("shape", Shape(), doc="per-sample target shape"),))
