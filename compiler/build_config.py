@@ -156,10 +156,9 @@ class _ConfigBuilder:
                 self.diags.error("E305", f"{name} needs {producer.op} over the last axis", call.span)
                 return None
             fused, loss_input = producer.op, producer.inputs[0]
-        elif attrs.get("from_logits") is None and "from_logits" in attrs:
+        # The loss consumes `loss_input`: logits when an activation was fused or none was stated.
+        if "from_logits" in attrs and (fused or attrs["from_logits"] is None):
             attrs["from_logits"] = True
-        if "from_logits" in attrs and fused:
-            attrs["from_logits"] = False
         try:
             op.shape(pred_type.shape, **attrs)
             target_dtype, target_shape = op.target(pred_type.shape, **attrs)
