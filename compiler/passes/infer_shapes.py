@@ -38,8 +38,9 @@ def infer_shapes(graph: Graph, diags: Diagnostics) -> Graph:
             continue
         shapes = [t.shape for t in in_types]
         try:
-            specs = op.params(*shapes, **node.attrs) if op.params else ()
+            # The shape rule validates the inputs; only then may `params` read them.
             out = op.shape(*shapes, **node.attrs)
+            specs = op.params(*shapes, **node.attrs) if op.params else ()
         except ShapeError as e:
             diags.error(
                 "E301", _message(op.name, e.message), node.arg_spans.get(e.arg, node.span), help=e.help
