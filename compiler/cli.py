@@ -31,7 +31,7 @@ def _report(diagnostics, fmt: str) -> None:
         click.echo(f"{errors} error{'s' if errors != 1 else ''}", err=True)
 
 
-def _compile(spec: str, overrides: tuple[str, ...], fmt: str):
+def _compile(spec: str, overrides: tuple[str, ...], fmt: str, indent: int | None = 2):
     """The compiled spec, or diagnostics reported and exit code 3."""
     from nnc.compiler.diagnostics import CompileError, to_dict
     from nnc.compiler.pipeline import compile_file
@@ -41,7 +41,7 @@ def _compile(spec: str, overrides: tuple[str, ...], fmt: str):
     except CompileError as e:
         if fmt == "json":
             click.echo(
-                json.dumps({"ok": False, "diagnostics": [to_dict(d) for d in e.diagnostics]}, indent=2)
+                json.dumps({"ok": False, "diagnostics": [to_dict(d) for d in e.diagnostics]}, indent=indent)
             )
         else:
             _report(e.diagnostics, fmt)
@@ -85,23 +85,37 @@ _SET = click.option(
 
 
 @main.command()
-@click.argument("spec", type=click.Path(dir_okay=False))
+@click.argument("specs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option("--ir", "show_ir", is_flag=True, help="Print the typed IR instead of the summary.")
 @click.option(
     "--format",
     "fmt",
     type=click.Choice(["text", "json"]),
     default="text",
-    help="json: the summary and diagnostics as one JSON object on stdout.",
+    help="json: the summary and diagnostics as one JSON object per spec on stdout.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Shorthand for --format json.")
 @_SET
-def check(spec: str, show_ir: bool, fmt: str, as_json: bool, overrides: tuple[str, ...]) -> None:
-    """Check SPEC and show what the network is: layers, shapes, parameters, training setup.
+def check(specs: tuple[str, ...], show_ir: bool, fmt: str, as_json: bool, overrides: tuple[str, ...]) -> None:
+    """Check each SPEC and show what the network is: layers, shapes, parameters, training setup.
 
-    Exits with 3 when the spec has errors, each reported as file:line:col with a caret."""
+    Exits with 3 when a spec has errors, each reported as file:line:col with a caret."""
     fmt = "json" if as_json else fmt
-    compiled = _compile(spec, overrides, fmt)
+    failed = False
+    for spec in specs:
+        try:
+            # Several specs in JSON: one object per line (JSON Lines).
+            _check_one(spec, show_ir, fmt, overrides, indent=2 if len(specs) == 1 else None)
+        except SystemExit as e:
+            if e.code != EXIT_SPEC_ERROR:
+                raise
+            failed = True
+    if failed:
+        sys.exit(EXIT_SPEC_ERROR)
+
+
+def _check_one(spec: str, show_ir: bool, fmt: str, overrides: tuple[str, ...], indent: int | None) -> None:
+    compiled = _compile(spec, overrides, fmt, indent)
     from nnc.compiler.diagnostics import to_dict
     from nnc.compiler.ir import format_program
     from nnc.compiler.summary import format_summary, summarize
@@ -114,9 +128,8 @@ def check(spec: str, show_ir: bool, fmt: str, as_json: bool, overrides: tuple[st
         }
         if show_ir:
             out["ir"] = format_program(compiled.program)
-        click.echo(json.dumps(out, indent=2))
+        click.echo(json.dumps(out, indent=indent))
         return
     _report(compiled.warnings, fmt)
-    click.echo(
-        format_program(compiled.program) if show_ir else format_summary(summarize(compiled.program)), nl=False
-    )
+    summary = format_summary(summarize(compiled.program))
+    click.echo(format_program(compiled.program) if show_ir else summary, nl=False)

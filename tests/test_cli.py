@@ -124,3 +124,13 @@ def test_console_script_runs(tmp_path):
     result = subprocess.run([sys.executable, "-m", "nnc", "check", MLP], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "model digits" in result.stdout
+
+
+def test_several_specs_are_all_checked(tmp_path):
+    bad = tmp_path / "bad.nn"
+    bad.write_text("model m { input x: float32[4] dense(0) }")
+    result = run("check", MLP, str(bad), "--json")
+    assert result.exit_code == EXIT_SPEC_ERROR
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    assert first["ok"] is True and first["summary"]["model"] == "digits"
+    assert second["ok"] is False and second["diagnostics"][0]["code"] == "E303"
