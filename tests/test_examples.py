@@ -66,3 +66,14 @@ def test_flatten_size_after_conv_and_pool_is_inferred(compile_text):
     assert str(flat.type) == "float32[N, 3136]"  # 64 * 7 * 7
     dense = next(p for p in program.graph.params if p.key == "dense_1.weight")
     assert dense.shape == (3136, 10) and dense.fan_in == 3136
+
+
+def test_derived_sizes_are_resolved_in_the_ir(compile_text):
+    graph = compile_text("""
+        model m {
+            input x: float32[10, 48]
+            multi_head_attention(heads=4) as a
+            reshape((1, 10, 48)) -> max_pool2d((2, 2)) as p
+        }""").program.graph
+    assert graph.producer("a").attrs["key_dim"] == 12  # 48 / 4 heads
+    assert graph.producer("p").attrs["stride"] == (2, 2)  # defaults to the window size

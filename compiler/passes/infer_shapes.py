@@ -41,6 +41,7 @@ def infer_shapes(graph: Graph, diags: Diagnostics) -> Graph:
             # The shape rule validates the inputs; only then may `params` read them.
             out = op.shape(*shapes, **node.attrs)
             specs = op.params(*shapes, **node.attrs) if op.params else ()
+            attrs = {**node.attrs, **op.derive(*shapes, **node.attrs)} if op.derive else node.attrs
         except ShapeError as e:
             diags.error(
                 "E301", _message(op.name, e.message), node.arg_spans.get(e.arg, node.span), help=e.help
@@ -70,7 +71,6 @@ def infer_shapes(graph: Graph, diags: Diagnostics) -> Graph:
                 )
             )
         types[node.name] = TensorType("float32", tuple(out))
-        nodes.append(
-            replace(node, type=types[node.name], params=tuple(f"{node.name}.{s.name}" for s in specs))
-        )
+        keys = tuple(f"{node.name}.{s.name}" for s in specs)
+        nodes.append(replace(node, attrs=attrs, type=types[node.name], params=keys))
     return replace(graph, nodes=tuple(nodes), params=tuple(params))

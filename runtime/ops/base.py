@@ -57,7 +57,10 @@ class OpDef:
     is_loss: bool = False
     # losses: (prediction shape, **attrs) -> target type
     target: Callable[..., tuple[str, Shape]] | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    # Attributes the compiler resolves from the input shapes, so that the IR, the runtime and
+    # the exporter see concrete values (attention's key_dim, a pool's default stride):
+    # (*input_shapes, **attrs) -> {attr: value}
+    derive: Callable[..., dict[str, Any]] | None = None
 
     def input_dtype(self, index: int) -> str:
         return self.input_dtypes[min(index, len(self.input_dtypes) - 1)]

@@ -35,6 +35,10 @@ def _key_dim(query, heads, key_dim):
     return d // heads
 
 
+def derive(query, memory=None, *, heads, key_dim, **_attrs):
+    return {"key_dim": _key_dim(query, heads, key_dim)}
+
+
 def shape(query, memory=None, *, heads, key_dim, causal, dropout, bias):
     check_rank(query, 3, 3, what="query", layout="N, T, D")
     if memory is not None:
@@ -83,5 +87,6 @@ OP = OpDef(
         Arg("bias", Bool(), True, "add biases to the projections"),
     ),
     params=params,
+    derive=derive,
     flops=flops,
 )

@@ -34,6 +34,9 @@ def _make(mode: str, rank: int) -> OpDef:
                 )
         return (x[0], x[1], *window_sizes(name, x, size, stride, ones, padding, arg="size"))
 
+    def derive(x, *, size, stride, padding):
+        return {"stride": size if stride is None else stride}
+
     def flops(x, **attrs):  # one compare or add per window element
         y = shape(x, **attrs)
         return math.prod(y[1:]) * math.prod(attrs["size"])
@@ -43,7 +46,7 @@ def _make(mode: str, rank: int) -> OpDef:
         Arg("stride", Optional(Ints(rank)), None, "step per spatial axis; none: the window size"),
         Arg("padding", Padding(rank), "valid", "same, valid, or padding per side"),
     )
-    return OpDef(name, __doc__, shape, attrs=attrs, flops=flops)
+    return OpDef(name, __doc__, shape, attrs=attrs, flops=flops, derive=derive)
 
 
 MAX_POOL1D = _make("max", 1)
