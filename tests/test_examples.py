@@ -1,5 +1,5 @@
-"""Every example spec parses, checks, and its IR dump matches its golden file.
-Regenerate the golden files after an intended change with: NNC_UPDATE_GOLDEN=1 pytest tests/test_examples.py"""
+"""Every example spec parses, checks, and its IR dump matches its golden file. After an
+intended change, regenerate them: NNC_UPDATE_GOLDEN=1 pytest tests/test_examples.py"""
 
 import os
 
