@@ -3,11 +3,13 @@ with the activation before them, and which settings need validation data."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 from nnc.compiler import ast
 from nnc.compiler.bind import BindFailed, bind_arguments, bind_call, check_value
 from nnc.compiler.build_ir import Anything
+from nnc.compiler.data_names import names_in_file
 from nnc.compiler.diagnostics import Diagnostics, did_you_mean
 from nnc.compiler.ir import DataConfig, EarlyStopping, Graph, LossTerm, TensorType, TrainConfig
 from nnc.compiler.resolve import Resolved
@@ -318,13 +320,45 @@ class _ConfigBuilder:
                     )
                 self.data_path(path, span, (".npy",))
             return value
-        self.data_path(value, span, (".csv", ".npz"))
+        if self.data_path(value, span, (".csv", ".npz")):
+            self.check_names(value, span)
         return value
 
-    def data_path(self, path, span: Span, suffixes: tuple[str, ...]) -> None:
+    def check_names(self, path: str, span: Span) -> None:
+        """Targets (and, in an .npz, inputs) must be in the file; a CSV's other columns are the
+        features of the model's one float input, so their count must match its size."""
+        names = names_in_file(self.resolved.root / path)
+        if names is None:
+            return
+        inputs = list(self.graph.inputs)
+        targets = [t for t in dict.fromkeys(self.targets) if t not in {i.name for i in inputs}]
+        wanted = targets + ([i.name for i in inputs] if path.lower().endswith(".npz") else [])
+        what = "column" if path.lower().endswith(".csv") else "array"
+        for name in wanted:
+            if name not in names:
+                self.diags.error(
+                    "E401",
+                    f"`{path}` has no {what} `{name}`",
+                    span,
+                    help=did_you_mean(name, names) or f"its {what}s: {', '.join(names[:12])}",
+                )
+        if what == "column" and len(inputs) == 1 and all(t in names for t in targets):
+            features = len(names) - len(targets)
+            size = math.prod(inputs[0].type.shape[1:])
+            if features != size:
+                self.diags.error(
+                    "E402",
+                    f"`{path}` has {features} feature columns besides the target; "
+                    f"input {inputs[0].name}: {inputs[0].type} needs {size}",
+                    span,
+                    help="a CSV holds one column per input feature, plus the target columns",
+                )
+
+    def data_path(self, path, span: Span, suffixes: tuple[str, ...]) -> bool:
+        """Whether `path` is a data file of a supported kind that exists."""
         if not isinstance(path, str):
             self.diags.error("E303", f"a data file is a path in double quotes. Received: {path!r}", span)
-            return
+            return False
         suffix = Path(path).suffix.lower()
         if suffix not in suffixes:
             help = (
@@ -333,7 +367,7 @@ class _ConfigBuilder:
                 else f"use one of: {', '.join(_DATA_SUFFIXES)}"
             )
             self.diags.error("E303", f"unsupported data file `{path}`", span, help=help)
-            return
+            return False
         if not (self.resolved.root / path).exists():
             self.diags.warning(
                 "W401",
@@ -341,6 +375,8 @@ class _ConfigBuilder:
                 span,
                 help=f"paths are relative to {self.resolved.root}",
             )
+            return False
+        return True
 
 
 def build_config(resolved: Resolved, graph: Graph, diags: Diagnostics) -> TrainConfig:
