@@ -5,6 +5,7 @@ become diagnostics that point at the argument in question."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from nnc.compiler import ast
@@ -29,7 +30,13 @@ from nnc.runtime.schema import (
 
 
 class BindFailed(Exception):
-    """Binding failed; the diagnostics are recorded."""
+    """Binding failed; the diagnostics are recorded. `partial` holds what did bind, with
+    defaults in place of the failed arguments, so that one bad setting does not make every
+    other setting look unset."""
+
+    def __init__(self, partial: dict[str, Any] | None = None):
+        super().__init__("binding failed")
+        self.partial = partial or {}
 
 
 def check_value(
@@ -78,18 +85,22 @@ def bind_arguments(
     *,
     owner: str,
     spans: dict[str, Span] | None = None,
+    positional: int | None = None,
 ) -> dict[str, Any]:
     """Bound values by argument name, defaults included. `spans`, if given, receives the span
-    of every argument that was written, for later diagnostics (shape errors)."""
+    of every argument that was written, for later diagnostics (shape errors). Only the first
+    `positional` arguments (default: all) may be given by position; the rest are keyword-only.
+    A default may be a `LateDefault`: an expression evaluated with the arguments bound so far."""
     given: dict[str, tuple[ast.Expr, Span]] = {}
     failed = False
     params = signature.args
+    limit = len(params) if positional is None else positional
     for i, expr in enumerate(args):
-        if i >= len(params):
+        if i >= limit:
             diags.error(
                 "E208",
-                f"{owner} takes at most {len(params)} positional argument"
-                f"{'s' if len(params) != 1 else ''}. Received: {len(args)}",
+                f"{owner} takes at most {limit} positional argument"
+                f"{'s' if limit != 1 else ''}. Received: {len(args)}",
                 expr.span,
                 help=_usage(owner, signature),
             )
@@ -124,6 +135,13 @@ def bind_arguments(
                 )
             except (EvalFailed, BindFailed):
                 failed = True
+                if arg.default is not REQUIRED and not isinstance(arg.default, LateDefault):
+                    bound[arg.name] = arg.default
+        elif isinstance(arg.default, LateDefault):
+            try:
+                bound[arg.name] = evaluate(arg.default.expr, {**arg.default.scope, **bound}, diags)
+            except EvalFailed:
+                failed = True
         elif arg.default is REQUIRED:
             diags.error(
                 "E207",
@@ -135,8 +153,17 @@ def bind_arguments(
         else:
             bound[arg.name] = arg.default if arg.default is None else arg.kind.check(arg.default)
     if failed:
-        raise BindFailed
+        raise BindFailed(bound)
     return bound
+
+
+@dataclass(frozen=True)
+class LateDefault:
+    """A default written as an expression over earlier arguments: `block b(w, ff=w * 4)`.
+    It is evaluated where it was written (`scope`: the constants) plus the bound arguments."""
+
+    expr: ast.Expr
+    scope: Mapping[str, Any]
 
 
 def bind_call(

@@ -394,8 +394,8 @@ def build_config(resolved: Resolved, graph: Graph, diags: Diagnostics) -> TrainC
     span = resolved.train.span if resolved.train else None
     try:
         bound = bind_arguments(TRAIN, (), kwargs, span, resolved.consts, diags, owner="train")
-    except BindFailed:
-        bound = {a.name: a.default for a in TRAIN.args}
+    except BindFailed as e:
+        bound = e.partial
     spans = {kw.name.text: kw.value.span for kw in kwargs}
     exprs = {kw.name.text: kw.value for kw in kwargs}
     metrics = (

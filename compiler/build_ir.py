@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nnc.compiler import ast
-from nnc.compiler.bind import BindFailed, bind_arguments, check_value
+from nnc.compiler.bind import BindFailed, LateDefault, bind_arguments, check_value
 from nnc.compiler.diagnostics import Diagnostics, did_you_mean
 from nnc.compiler.evaluate import EvalFailed, evaluate
 from nnc.compiler.ir import BATCH, Graph, Input, Node, TensorType
@@ -227,7 +227,7 @@ class _Builder:
         except (EvalFailed, BindFailed):
             return FAILED
         for i in range(count):
-            child = _Scope(scope.prefix, scope.consts, parent=scope, suffix=f"_{i + 1}")
+            child = _Scope(scope.prefix, scope.consts, parent=scope, suffix=f"{scope.suffix}_{i + 1}")
             current = self.body(stmt.body, child, current, in_model=False)
         return current
 
@@ -300,6 +300,7 @@ class _Builder:
                 self.diags,
                 owner=op.name,
                 spans=spans,
+                positional=len(op.attrs),  # the layer keywords (init=, l2=, ...) are keyword-only
             )
         except BindFailed:
             bound = None
@@ -363,16 +364,20 @@ class _Builder:
             self.diags.error("E205", f"block `{name}` uses itself: {cycle}", layer.call.name.span)
             return FAILED
         n_inputs = sum(isinstance(s, ast.InputDecl) for s in block.body)
+        if n_inputs == 0:
+            self.diags.error(
+                "E209",
+                f"block `{name}` declares no input",
+                block.name.span,
+                help="start the block with `input x`: a block transforms the value fed to it",
+            )
+            return FAILED
         inputs = self.layer_inputs(layer, name, n_inputs, n_inputs, current)
-        params = []
-        for p in block.params:
-            default = REQUIRED
-            if p.default is not None:
-                try:
-                    default = evaluate(p.default, self.resolved.consts, self.diags)
-                except EvalFailed:
-                    return FAILED
-            params.append(Arg(p.name.text, Anything(), default))
+        consts = self.resolved.consts
+        params = [
+            Arg(p.name.text, Anything(), REQUIRED if p.default is None else LateDefault(p.default, consts))
+            for p in block.params
+        ]
         try:
             bound = bind_arguments(
                 Signature(name, tuple(params)),
@@ -393,10 +398,7 @@ class _Builder:
         self.block_stack.append(name)
         result = self.body(block.body, inner, None, in_model=False, block_inputs=list(inputs))
         self.block_stack.pop()
-        scope.names[local] = result[0] if result not in (None, FAILED) else FAILED
-        if result is None:
-            self.diags.error("E209", f"block `{name}` has no layers", block.span)
-            return FAILED
+        scope.names[local] = result[0] if result != FAILED else FAILED
         return result
 
 

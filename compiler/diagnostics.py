@@ -28,6 +28,11 @@ class Diagnostics:
 
     items: list[Diagnostic] = field(default_factory=list)
 
+    def add(self, diagnostic: Diagnostic) -> None:
+        # The same mistake in a block or repeat body is found once per expansion: report it once.
+        if diagnostic not in self.items:
+            self.items.append(diagnostic)
+
     def error(
         self,
         code: str,
@@ -37,10 +42,10 @@ class Diagnostics:
         help: str | None = None,
         notes: tuple[tuple[str, Span | None], ...] = (),
     ) -> None:
-        self.items.append(Diagnostic(code, message, span, help, notes))
+        self.add(Diagnostic(code, message, span, help, notes))
 
     def warning(self, code: str, message: str, span: Span | None = None, *, help: str | None = None) -> None:
-        self.items.append(Diagnostic(code, message, span, help, severity=WARNING))
+        self.add(Diagnostic(code, message, span, help, severity=WARNING))
 
     @property
     def has_errors(self) -> bool:

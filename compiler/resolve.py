@@ -36,7 +36,7 @@ def _load_imports(
     """All items of `spec` and of the files it imports (depth first). A file imported twice
     contributes once."""
     items: list[ast.Item] = []
-    here = Path(spec.path).parent
+    here = Path(spec.path).resolve().parent
     for item in spec.items:
         if not isinstance(item, ast.Import):
             items.append(item)

@@ -179,6 +179,8 @@ class Choice(Kind):
 
     def check(self, value):
         name = value.name if isinstance(value, Symbol) else value
+        if name is None and "none" in self.names:  # `none` is also the null literal
+            return "none"
         if not isinstance(name, str) or name not in self.names:
             from difflib import get_close_matches
 

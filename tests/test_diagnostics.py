@@ -319,3 +319,50 @@ def test_a_spec_without_loss_checks_with_a_warning(compile_text):
     compiled = compile_text(M + "    dense(2)\n}")
     assert [w.code for w in compiled.warnings] == ["W501"]
     assert compiled.program.train.losses == ()
+
+
+def test_none_is_accepted_where_none_is_a_word(compile_text):
+    graph = compile_text(M + "    gelu(approximate=none)\n}").program.graph
+    assert graph.nodes[0].attrs["approximate"] == "none"
+
+
+def test_nested_repeats_keep_names_unique(compile_text):
+    graph = compile_text(M + "    repeat 2 { repeat 2 { dense(4) as h } }\n}").program.graph
+    assert [n.name for n in graph.nodes] == ["h_1_1", "h_1_2", "h_2_1", "h_2_2"]
+
+
+def test_an_error_in_a_repeat_body_is_reported_once(compile_text):
+    with pytest.raises(CompileError) as info:
+        compile_text(M + "    repeat 3 { dense(4) -> rleu }\n}")
+    assert [d.code for d in info.value.diagnostics if d.severity == "error"] == ["E201"]
+
+
+def test_one_bad_setting_does_not_unset_the_others(compile_text):
+    spec = M + "    dense(3) -> softmax as p\n}\nloss cross_entropy(p, target=y)\n"
+    with pytest.raises(CompileError) as info:
+        compile_text(
+            spec + "train { epochs = 0; validation = 0.1; metrics = [accuracy]\n"
+            "  early_stopping(monitor=val_accuracy) }"
+        )
+    assert [d.code for d in info.value.diagnostics if d.severity == "error"] == ["E303"]
+
+
+def test_layer_keywords_are_keyword_only(compile_text):
+    with pytest.raises(CompileError) as info:
+        compile_text(M + "    dense(8, true, he_normal)\n}")
+    d = info.value.diagnostics[0]
+    assert (d.code, d.span.column) == ("E208", 20)
+    assert "dense takes at most 2 positional arguments" in d.message
+
+
+def test_a_block_without_input_is_refused(compile_text):
+    with pytest.raises(CompileError) as info:
+        compile_text("block noop() { }\n" + M + "    noop()\n}")
+    d = info.value.diagnostics[0]
+    assert (d.code, d.message, d.span.line) == ("E209", "block `noop` declares no input", 1)
+
+
+def test_block_defaults_may_use_earlier_parameters(compile_text):
+    spec = "block ffn(width, hidden=width * 4) {\n  input x\n  dense(hidden) -> dense(width)\n}\n"
+    graph = compile_text(spec + M + "    ffn(16)\n    ffn(8, hidden=3)\n}").program.graph
+    assert [n.attrs["units"] for n in graph.nodes] == [64, 16, 3, 8]
