@@ -1,0 +1,87 @@
+"""docs/language.md stays true: every ```nn example checks (those in files named bad_* fail
+with diagnostics), and every ```console block's output, with `...` eliding lines, is what
+`nnc` prints today. A block whose first line is `# file: PATH` is written to PATH."""
+
+import re
+import shlex
+
+import pytest
+from click.testing import CliRunner
+from conftest import ROOT
+from nnc.compiler.cli import EXIT_SPEC_ERROR, main
+
+DOC = (ROOT / "docs" / "language.md").read_text()
+BLOCKS = re.findall(r"```(\w+)\n(.*?)```", DOC, re.S)
+DATA_FILES = [
+    "digits_train.csv",
+    "digits_test.csv",
+    "train.csv",
+    "train.npz",
+    "test.npz",
+    "x.npy",
+    "y.npy",
+    "extra.npy",
+]
+
+
+@pytest.fixture
+def examples(tmp_path, monkeypatch):
+    """All the doc's specs written into a folder, which becomes the working directory."""
+    (tmp_path / "data").mkdir()
+    for name in DATA_FILES:  # the examples name data files; empty ones keep W401 out of the output
+        (tmp_path / "data" / name).touch()
+    specs = []
+    for i, (lang, body) in enumerate(BLOCKS):
+        if lang != "nn":
+            continue
+        named = re.match(r"# file: (\S+)", body)
+        name = named.group(1) if named else f"example_{i:02d}.nn"
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(body)
+        if not name.startswith("lib/"):  # imported libraries are checked through their importers
+            specs.append(name)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NO_COLOR", "1")
+    return specs
+
+
+def _matches(expected: list[str], actual: list[str]) -> bool:
+    i = j = 0
+    while i < len(expected):
+        if expected[i] == "...":
+            i += 1
+            if i == len(expected):
+                return True
+            while j < len(actual) and actual[j] != expected[i]:
+                j += 1
+            if j == len(actual):
+                return False
+        if j >= len(actual) or expected[i] != actual[j]:
+            return False
+        i, j = i + 1, j + 1
+    return j == len(actual)
+
+
+def test_the_doc_has_examples():
+    assert sum(lang == "nn" for lang, _ in BLOCKS) >= 10
+    assert sum(lang == "console" for lang, _ in BLOCKS) >= 5
+
+
+def test_every_example_checks(examples):
+    for name in examples:
+        result = CliRunner().invoke(main, ["check", name])
+        expected = EXIT_SPEC_ERROR if name.startswith("bad") else 0
+        assert result.exit_code == expected, f"{name}:\n{result.output}"
+
+
+def test_every_console_block_shows_real_output(examples):
+    for lang, body in BLOCKS:
+        if lang != "console":
+            continue
+        command, *expected = body.rstrip("\n").splitlines()
+        args = shlex.split(command.removeprefix("$ "))
+        assert args[0] == "nnc"
+        result = CliRunner().invoke(main, args[1:])
+        actual = [line.rstrip() for line in result.output.rstrip("\n").splitlines()]
+        assert _matches([line.rstrip() for line in expected], actual), f"{command}\n{result.output}"
