@@ -203,15 +203,8 @@ class _Builder:
             )
             return
         for name in stmt.names:
-            value = scope.lookup(name.text)
-            if value is None:
-                self.diags.error(
-                    "E203",
-                    f"undefined value `{name.text}`",
-                    name.span,
-                    help=did_you_mean(name.text, scope.visible()),
-                )
-            elif value != FAILED and value not in self.outputs:
+            value = self.value(scope, name)
+            if value != FAILED and value not in self.outputs:
                 self.outputs.append(value)
 
     def repeat(self, stmt: ast.Repeat, scope: _Scope, current):
@@ -231,20 +224,20 @@ class _Builder:
             current = self.body(stmt.body, child, current, in_model=False)
         return current
 
+    def value(self, scope: _Scope, name: ast.Ident) -> str:
+        """The value a name refers to, or FAILED after reporting it undefined."""
+        value = scope.lookup(name.text)
+        if value is None:
+            help = did_you_mean(name.text, scope.visible())
+            self.diags.error("E203", f"undefined value `{name.text}`", name.span, help=help)
+            return FAILED
+        return value
+
     def chain(self, stmt: ast.Chain, scope: _Scope, current):
         if stmt.sources is not None:
             current = []
             for ident in stmt.sources:
-                value = scope.lookup(ident.text)
-                if value is None:
-                    self.diags.error(
-                        "E203",
-                        f"undefined value `{ident.text}`",
-                        ident.span,
-                        help=did_you_mean(ident.text, scope.visible()),
-                    )
-                    value = FAILED
-                current.append(value)
+                current.append(self.value(scope, ident))
             if FAILED in current:
                 current = FAILED
         for index, layer in enumerate(stmt.calls):
