@@ -13,11 +13,15 @@ from __future__ import annotations
 
 import re
 import shutil
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from hypothesis.control import currently_in_test_context
 from nnc.compiler.cli import main
 from nnc.compiler.diagnostics import ERROR, WARNING, CompileError, Diagnostic, render_text, to_dict
 from nnc.compiler.ir import format_program
@@ -188,6 +192,26 @@ def mutated_spec(draw, mutations) -> tuple[Path, str]:
     return path, draw(token_mutation(TEXTS[path], mutations))
 
 
+@contextmanager
+def time_limit(seconds: float = 5.0) -> Iterator[None]:
+    """Turn a hang (a spec that never finishes compiling) into a failure. A spec compiles in
+    milliseconds, so the limit is generous for a slow CI machine."""
+
+    def expire(signum, frame):
+        # NOTE: an exception raised while a gc callback runs is printed and dropped: fire
+        # again soon, so that the hang still ends.
+        signal.setitimer(signal.ITIMER_REAL, 0.1)
+        raise TimeoutError(f"compiling took over {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def check_span(span: Span, sources: dict[str, str]) -> None:
     text = span.source.text
     assert span.source.path in sources, f"span in an unexpected file {span.source.path!r}"
@@ -217,7 +241,8 @@ def check_compiles_or_diagnoses(path: Path, text: str, imported: dict[str, str] 
     source = Source(str(path), text)
     sources = {str(path): text, **(imported or {str(BLOCK_PATH): TEXTS[BLOCK_PATH]})}
     try:
-        compiled = compile_source(source)
+        with time_limit():
+            compiled = compile_source(source)
     except CompileError as e:
         diagnostics = e.diagnostics
         assert any(d.severity == ERROR for d in diagnostics), f"CompileError without an error: {diagnostics}"
@@ -231,6 +256,10 @@ def check_compiles_or_diagnoses(path: Path, text: str, imported: dict[str, str] 
         ok = True
     for d in diagnostics:
         check_diagnostic(d, sources)
+    # `--hypothesis-show-statistics` shows how far the mutants get: E1 parse, E2 names, E3 shapes...
+    if currently_in_test_context():
+        first = next((d.code for d in diagnostics if d.severity == ERROR), None)
+        event(f"first error {first[:2]}xx" if first else "compiled")
     return ok
 
 
@@ -302,7 +331,8 @@ def test_cli_check_on_mutated_files(tmp_path, case):
         shutil.copytree(SPECS_DIR / "blocks", tmp_path / "blocks")
     spec = tmp_path / path.name
     spec.write_bytes(data)
-    result = CliRunner().invoke(main, ["check", str(spec)])
+    with time_limit():
+        result = CliRunner().invoke(main, ["check", str(spec)])
     output = result.output  # stdout and stderr, interleaved as a user sees them
     assert result.exit_code in (0, 3), f"exit {result.exit_code}:\n{output}\n{result.exception!r}"
     assert "Traceback" not in output
