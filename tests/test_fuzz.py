@@ -63,44 +63,9 @@ def _vocabulary(kind: str) -> list[str]:
 NAMES = _vocabulary("name")
 NUMBERS = _vocabulary("number")
 STRINGS = _vocabulary("string")
-PUNCTUATION = [
-    "->",
-    "//",
-    "(",
-    ")",
-    "[",
-    "]",
-    "{",
-    "}",
-    ",",
-    ":",
-    ";",
-    "=",
-    "+",
-    "-",
-    "*",
-    "/",
-    "%",
-    ".",
-    '"',
-    "#",
-    "\n",
-]
+PUNCTUATION = [*'-> // ( ) [ ] { } , : ; = + - * / % . " #'.split(), "\n"]
 VOCABULARY = NAMES + NUMBERS + STRINGS + PUNCTUATION
-ODD_NUMBERS = [
-    "0",
-    "-1",
-    "1",
-    "1e30",
-    "1e400",
-    "3.5",
-    "0.5",
-    "-0",
-    "1e-30",
-    str(2**63),
-    "99999999999999999999999999999999",
-    "10000000000",
-]
+ODD_NUMBERS = [*"0 -1 1 -0 3.5 0.5 1e30 1e400 1e-30 10000000000".split(), str(2**63), "9" * 40]
 SEPARATORS = ["", " ", "\n"]  # "" lets an inserted word fuse with its neighbour (`model` + `s`)
 
 
@@ -184,6 +149,12 @@ def char_noise(draw, text: str) -> str:
     if draw(st.booleans()):
         text = text[: draw(st.integers(0, len(text)))]
     return text
+
+
+@st.composite
+def raw_bytes_inserted(draw, data: bytes) -> bytes:
+    at = draw(st.integers(0, len(data)))
+    return data[:at] + draw(st.binary(min_size=1, max_size=8)) + data[at:]
 
 
 @st.composite
@@ -316,20 +287,19 @@ def test_imported_block_mutations(tmp_path_factory, block_text):
 @given(
     st.one_of(
         mutated_spec(STRUCTURE + VALUES).map(lambda c: (c[0], c[1].encode("utf-8"))),
+        # Raw bytes: a file that is not UTF-8 at all must be diagnosed too (E100).
         st.sampled_from(SPEC_PATHS).flatmap(
-            # Raw bytes: files that are not UTF-8 at all must be diagnosed too (E100).
-            lambda p: st.tuples(
-                st.just(p), st.binary(min_size=1, max_size=8).map(lambda b: b + p.read_bytes())
-            )
+            lambda p: st.tuples(st.just(p), raw_bytes_inserted(p.read_bytes()))
         ),
     )
 )
 def test_cli_check_on_mutated_files(tmp_path, case):
     """`nnc check` exits 0 or 3, never with a traceback, and agrees with the in-process result."""
     path, data = case
-    if not (tmp_path / "blocks").exists():
-        shutil.copytree(SPECS_DIR / "blocks", tmp_path / "blocks")
-    spec = tmp_path / path.name
+    root = tmp_path.resolve()  # imports are resolved to real paths
+    if not (root / "blocks").exists():
+        shutil.copytree(SPECS_DIR / "blocks", root / "blocks")
+    spec = root / path.name
     spec.write_bytes(data)
     with time_limit():
         result = CliRunner().invoke(main, ["check", str(spec)])
@@ -343,7 +313,7 @@ def test_cli_check_on_mutated_files(tmp_path, case):
         assert result.exit_code == 3 and "error[E100]" in output, output
         return
     compiled = check_compiles_or_diagnoses(
-        spec, text, {str(tmp_path / "blocks" / "transformer.nn"): TEXTS[BLOCK_PATH]}
+        spec, text, {str(root / "blocks" / "transformer.nn"): TEXTS[BLOCK_PATH]}
     )
     assert result.exit_code == (0 if compiled else 3), output
     if not compiled:
