@@ -7,6 +7,7 @@ import ast as python_ast
 
 from lark import Token, Tree
 from nnc.compiler import ast
+from nnc.compiler.diagnostics import CompileError, Diagnostic
 from nnc.compiler.source import Source, Span
 
 _BINARY = {"add": "+", "sub": "-", "mul": "*", "div": "/", "floordiv": "//", "mod": "%"}
@@ -161,8 +162,25 @@ class _Builder:
 
 def build_ast(tree: Tree, source: Source) -> ast.Spec:
     builder = _Builder(source)
-    return ast.Spec(tuple(builder.item(c) for c in tree.children if isinstance(c, Tree)), source.path)
+    items = []
+    for child in tree.children:
+        if isinstance(child, Tree):
+            try:
+                items.append(builder.item(child))
+            except RecursionError:
+                raise CompileError([_too_deep(builder.span(child))]) from None
+    return ast.Spec(tuple(items), source.path)
+
+
+def _too_deep(span: Span) -> Diagnostic:
+    return Diagnostic(
+        "E105", "this nests too deeply to compile", span, help="split the expression with `const` definitions"
+    )
 
 
 def build_expr(tree: Tree, source: Source) -> ast.Expr:
-    return _Builder(source).expr(tree)
+    builder = _Builder(source)
+    try:
+        return builder.expr(tree)
+    except RecursionError:
+        raise CompileError([_too_deep(builder.span(tree))]) from None

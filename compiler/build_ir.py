@@ -33,6 +33,10 @@ LAYER_KEYWORDS = (
 )
 _LAYER_KEYWORD_NAMES = {a.name for a in LAYER_KEYWORDS}
 
+# Blocks and repeats expand inline: a budget keeps `repeat 10000000000 { ... }` from
+# exhausting memory. No real network comes near it.
+MAX_NODES = 100_000
+
 FAILED = "<failed>"  # a value whose definition already produced an error: uses stay silent
 
 
@@ -220,6 +224,14 @@ class _Builder:
         except (EvalFailed, BindFailed):
             return FAILED
         for i in range(count):
+            if count > MAX_NODES or len(self.nodes) > MAX_NODES:
+                self.diags.error(
+                    "E303",
+                    f"repeat {count} makes the model larger than {MAX_NODES:,} layers",
+                    stmt.count.span,
+                    help="a model this large cannot be trained here; lower the count",
+                )
+                return FAILED
             child = _Scope(scope.prefix, scope.consts, parent=scope, suffix=f"{scope.suffix}_{i + 1}")
             current = self.body(stmt.body, child, current, in_model=False)
         return current

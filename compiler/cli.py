@@ -56,9 +56,6 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
-        except RecursionError:
-            click.echo("nnc: error: the spec nests too deeply to compile", err=True)
-            sys.exit(EXIT_SPEC_ERROR)
         except Exception as e:  # noqa: BLE001 - the last line of defence for users
             click.echo(
                 f"nnc: internal error: {type(e).__name__}: {e}\n"

@@ -4,7 +4,6 @@ resolution if names failed, and otherwise reports everything at once."""
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from nnc.compiler.overrides import apply_overrides
 from nnc.compiler.parse import parse_source, read_source
 from nnc.compiler.passes.infer_shapes import infer_shapes
 from nnc.compiler.resolve import resolve
-from nnc.compiler.source import Source
+from nnc.compiler.source import Source, Span
 
 
 @dataclass(frozen=True)
@@ -30,12 +29,17 @@ def compile_source(source: Source, overrides: list[str] | tuple[str, ...] = ()) 
     spec = parse_source(source)
     spec, const_overrides = apply_overrides(spec, list(overrides), source)
     diags = Diagnostics()
-    parse_file = functools.partial(_parse_file)
-    resolved = resolve(spec, source, diags, parse_file, const_overrides)
-    if diags.has_errors:
-        raise CompileError(diags.items)
-    graph = infer_shapes(build_ir(resolved, diags), diags)
-    train = build_config(resolved, graph, diags)
+    try:
+        resolved = resolve(spec, source, diags, _parse_file, const_overrides)
+        if diags.has_errors:
+            raise CompileError(diags.items)
+        graph = infer_shapes(build_ir(resolved, diags), diags)
+        train = build_config(resolved, graph, diags)
+    except RecursionError:
+        # build_ast catches the deep nesting it meets; evaluation may meet it later.
+        raise CompileError(
+            [Diagnostic("E105", "the spec nests too deeply to compile", Span(source, 0, 0))]
+        ) from None
     if diags.has_errors:
         raise CompileError(diags.items)
     return Compiled(Program(graph, train, source.path), tuple(diags.items))

@@ -366,3 +366,27 @@ def test_block_defaults_may_use_earlier_parameters(compile_text):
     spec = "block ffn(width, hidden=width * 4) {\n  input x\n  dense(hidden) -> dense(width)\n}\n"
     graph = compile_text(spec + M + "    ffn(16)\n    ffn(8, hidden=3)\n}").program.graph
     assert [n.attrs["units"] for n in graph.nodes] == [64, 16, 3, 8]
+
+
+def test_a_huge_repeat_is_refused_quickly(compile_text):
+    with pytest.raises(CompileError) as info:
+        compile_text(M + "    repeat 10000000000 { relu }\n}")
+    d = info.value.diagnostics[0]
+    assert (d.code, d.span.line, d.span.column) == ("E303", 3, 12)
+    assert "larger than 100,000 layers" in d.message
+
+
+def test_nested_repeats_share_the_size_budget(compile_text):
+    with pytest.raises(CompileError) as info:
+        compile_text(M + "    repeat 1000 { repeat 1000 { relu } }\n}")
+    assert info.value.diagnostics[0].code == "E303"
+
+
+def test_deep_nesting_is_a_located_diagnostic(compile_text):
+    with pytest.raises(CompileError) as info:
+        compile_text("const c = " + "-" * 3000 + "1\n" + M + "}")
+    d = info.value.diagnostics[0]
+    assert (d.code, d.span.line, d.span.column) == ("E105", 1, 1)
+    with pytest.raises(CompileError) as info:
+        compile_text("const c = " + " + ".join(["1"] * 3000) + "\n" + M + "}")
+    assert info.value.diagnostics[0].code == "E105"
