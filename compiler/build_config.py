@@ -275,7 +275,7 @@ class _ConfigBuilder:
             return None
         return name
 
-    def data(self) -> DataConfig:
+    def data(self, targets: list[str]) -> DataConfig:
         kwargs, _ = _section_args(self.resolved.data, self.diags, {})
         section = self.resolved.data
         span = section.span if section else None
@@ -287,7 +287,7 @@ class _ConfigBuilder:
         sources = {}
         for split in ("train", "validation", "test"):
             if bound[split] is not None:
-                sources[split] = self.data_source(bound[split], spans[split])
+                sources[split] = self.data_source(bound[split], spans[split], targets)
         standardize = bound["standardize"]
         float_inputs = tuple(i.name for i in self.graph.inputs if i.type.dtype == "float32")
         if standardize is True:
@@ -307,10 +307,10 @@ class _ConfigBuilder:
                     )
         return DataConfig(str(self.resolved.root), standardize=names, **sources)
 
-    def data_source(self, value, span: Span):
+    def data_source(self, value, span: Span, targets: list[str]):
         if isinstance(value, dict):
             for key, path in value.items():
-                known = [i.name for i in self.graph.inputs] + self.targets
+                known = [i.name for i in self.graph.inputs] + targets
                 if key not in known:
                     self.diags.error(
                         "E203",
@@ -321,17 +321,17 @@ class _ConfigBuilder:
                 self.data_path(path, span, (".npy",))
             return value
         if self.data_path(value, span, (".csv", ".npz")):
-            self.check_names(value, span)
+            self.check_names(value, span, targets)
         return value
 
-    def check_names(self, path: str, span: Span) -> None:
+    def check_names(self, path: str, span: Span, targets: list[str]) -> None:
         """Targets (and, in an .npz, inputs) must be in the file; a CSV's other columns are the
         features of the model's one float input, so their count must match its size."""
         names = names_in_file(self.resolved.root / path)
         if names is None:
             return
         inputs = list(self.graph.inputs)
-        targets = [t for t in dict.fromkeys(self.targets) if t not in {i.name for i in inputs}]
+        targets = [t for t in dict.fromkeys(targets) if t not in {i.name for i in inputs}]
         wanted = targets + ([i.name for i in inputs] if path.lower().endswith(".npz") else [])
         what = "column" if path.lower().endswith(".csv") else "array"
         for name in wanted:
@@ -382,7 +382,6 @@ class _ConfigBuilder:
 def build_config(resolved: Resolved, graph: Graph, diags: Diagnostics) -> TrainConfig:
     builder = _ConfigBuilder(resolved, graph, diags)
     losses = tuple(t for t in (builder.loss(item) for item in resolved.losses) if t is not None)
-    builder.targets = [t.target for t in losses]
     if not resolved.losses:
         diags.warning(
             "W501",
@@ -411,7 +410,7 @@ def build_config(resolved: Resolved, graph: Graph, diags: Diagnostics) -> TrainC
                 f"metric `{m.name}` needs a classification loss (cross_entropy or binary_cross_entropy)",
                 spans["metrics"],
             )
-    data = builder.data()
+    data = builder.data([t.target for t in losses])
     has_validation = bound["validation"] is not None or data.validation is not None
     if bound["validation"] is not None and data.validation is not None:
         diags.error(

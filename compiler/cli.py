@@ -19,7 +19,7 @@ def _color(stream) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ
 
 
-def _report(diagnostics, fmt: str) -> None:
+def _report(diagnostics) -> None:
     from nnc.compiler.diagnostics import ERROR, render_text
 
     ordered = sorted(diagnostics, key=lambda d: d.severity != ERROR)
@@ -44,7 +44,7 @@ def _compile(spec: str, overrides: tuple[str, ...], fmt: str, indent: int | None
                 json.dumps({"ok": False, "diagnostics": [to_dict(d) for d in e.diagnostics]}, indent=indent)
             )
         else:
-            _report(e.diagnostics, fmt)
+            _report(e.diagnostics)
         sys.exit(EXIT_SPEC_ERROR)
 
 
@@ -127,6 +127,6 @@ def _check_one(spec: str, show_ir: bool, fmt: str, overrides: tuple[str, ...], i
             out["ir"] = format_program(compiled.program)
         click.echo(json.dumps(out, indent=indent))
         return
-    _report(compiled.warnings, fmt)
+    _report(compiled.warnings)
     summary = format_summary(summarize(compiled.program))
     click.echo(format_program(compiled.program) if show_ir else summary, nl=False)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from nnc.compiler.ir import BATCH, Program
 from nnc.runtime.ops import OPS
+from nnc.runtime.ops.base import size
 from nnc.runtime.schema import Named, show
 
 
@@ -32,7 +33,7 @@ def layer_rows(program: Program) -> list[dict]:
         op = OPS[n.op]
         shapes = [_per_sample(types[v].shape) for v in n.inputs]
         types[n.name] = n.type
-        flops = op.flops(*shapes, **n.attrs) if op.flops else _size(_per_sample(n.type.shape))
+        flops = op.flops(*shapes, **n.attrs) if op.flops else size(n.type.shape)
         rows.append(
             {
                 "name": n.name,
@@ -59,13 +60,6 @@ def _show(value) -> str:
         args = ", ".join(f"{k}={_show(v)}" for k, v in value.items() if k != "name")
         return f"{value['name']}({args})"
     return show(value)
-
-
-def _size(shape: tuple) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
 
 
 def summarize(program: Program) -> dict:
