@@ -1,15 +1,27 @@
 """What an op is. Each op file defines one `OpDef` (or a few siblings made by one factory, as
-conv1d/conv2d) holding everything about the op: its arguments, parameters, shape rule and cost.
+conv1d/conv2d) holding everything about the op: its arguments, parameters, shape rule, cost,
+forward and backward kernels and the samples its tests run on.
 
 Shapes are tuples whose first entry is the batch dimension. The compiler passes the symbol "N"
 there, so a shape rule must carry x[0] through untouched and compute only on the other axes;
-the same rule then also works on concrete shapes."""
+the same rule then also works on concrete shapes.
+
+Kernels. Parameters are inputs: `dense` is called as forward(ctx, x, weight, bias, **attrs),
+the parameters following the data inputs in the order `params` lists them.
+- forward(ctx, *inputs, **attrs) -> (y, cache): `cache` holds exactly what backward reads.
+- backward(ctx, dy, cache, **attrs) -> one gradient per input (parameters included), in input
+  order; an entry may be None where `ctx.needs_grad` says that input needs none (a model
+  input, or a frozen layer's weights).
+- A loss is forward(ctx, prediction, target, **attrs) -> (scalar loss, cache) and
+  backward(ctx, dloss, cache, **attrs) -> (dprediction,): the target gets no gradient.
+Kernels keep the dtype they are given (float32 in training, float64 in the gradient checks):
+constants are made with `x.dtype`, never as Python floats that would promote an array."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nnc.runtime.schema import Arg, Named
@@ -26,6 +38,32 @@ class ShapeError(Exception):
         self.message = message
         self.arg = arg
         self.help = help
+
+
+@dataclass
+class Context:
+    """What a kernel may know beyond its inputs. `training` switches dropout (and, later, batch
+    norm statistics); `rng` is the run's one seeded generator, the only source of randomness;
+    `needs_grad` (one bool per input, set by the executor before each backward call) lets a
+    kernel skip gradients nobody reads."""
+
+    training: bool = False
+    rng: Any = None  # numpy.random.Generator; typed loosely so this module imports no numpy
+    needs_grad: tuple[bool, ...] = ()
+
+    def wants(self, index: int) -> bool:
+        return not self.needs_grad or self.needs_grad[index]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One test case for the registry-driven op tests: inputs (parameters included, in order),
+    attributes, and for a loss its target. Values are float64 arrays where a gradient is
+    checked; integer inputs (class targets, token ids) keep their integer dtype."""
+
+    inputs: tuple
+    attrs: dict = field(default_factory=dict)
+    target: Any = None
 
 
 @dataclass(frozen=True)
@@ -61,6 +99,9 @@ class OpDef:
     # the exporter see concrete values (attention's key_dim, a pool's default stride):
     # (*input_shapes, **attrs) -> {attr: value}
     derive: Callable[..., dict[str, Any]] | None = None
+    forward: Callable[..., tuple[Any, Any]] | None = None  # (ctx, *inputs, **attrs) -> (y, cache)
+    backward: Callable[..., tuple] | None = None  # (ctx, dy, cache, **attrs) -> input grads
+    samples: Callable[..., Any] | None = None  # (rng) -> iterable of Sample
 
     def input_dtype(self, index: int) -> str:
         return self.input_dtypes[min(index, len(self.input_dtypes) - 1)]

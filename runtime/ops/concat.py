@@ -1,7 +1,8 @@
 """concat(axis=-1): y = the inputs joined along axis (never the batch axis); all inputs have one
-rank and equal sizes on every other axis."""
+rank and equal sizes on every other axis. dxi = the slice of dy where xi was placed."""
 
-from nnc.runtime.ops.base import OpDef, ShapeError, format_shape, normalize_axis
+import numpy as np
+from nnc.runtime.ops.base import OpDef, Sample, ShapeError, format_shape, normalize_axis
 from nnc.runtime.schema import Arg, Int
 
 
@@ -21,6 +22,24 @@ def shape(*xs, axis):
     return (*first[:full], sum(x[full] for x in xs), *first[full + 1 :])
 
 
+def forward(ctx, *xs, axis):
+    ends = np.cumsum([x.shape[axis] for x in xs])
+    return np.concatenate(xs, axis=axis), ends[:-1]
+
+
+def backward(ctx, dy, splits, *, axis):
+    parts = np.split(dy, splits, axis=axis)
+    return tuple(dx if ctx.wants(i) else None for i, dx in enumerate(parts))
+
+
+def samples(rng):
+    yield Sample((rng.standard_normal((2, 3)), rng.standard_normal((2, 5))), {"axis": -1})
+    yield Sample(
+        (rng.standard_normal((2, 1, 3)), rng.standard_normal((2, 2, 3)), rng.standard_normal((2, 3, 3))),
+        {"axis": 1},
+    )
+
+
 OP = OpDef(
     "concat",
     __doc__,
@@ -29,4 +48,7 @@ OP = OpDef(
     min_inputs=2,
     max_inputs=None,
     attrs=(Arg("axis", Int(), -1, "axis to join along"),),
+    forward=forward,
+    backward=backward,
+    samples=samples,
 )

@@ -2,9 +2,15 @@
 softmax of logits along the last axis. The compiler decides `from_logits`: a prediction made
 by softmax is fused back to its logits (stable log-softmax), and log_softmax output is used
 as log-probabilities. target: int64 class indices, shape = prediction shape without its
-last axis. class_weights: one weight per class (w), default all 1."""
+last axis. class_weights: one weight per class (w), default all 1.
 
-from nnc.runtime.ops.base import OpDef, ShapeError, check_rank, format_shape
+The kernel always reads logits (a log_softmax output is fine too: log_softmax is idempotent).
+As Keras, the weighted sum is divided by the number of samples n (every target position), not
+by the sum of the weights: loss = sum w[t] * -log_softmax(logits)[t] / n,
+dlogits = w[t] * (softmax(logits) - onehot(t)) / n."""
+
+import numpy as np
+from nnc.runtime.ops.base import OpDef, Sample, ShapeError, check_rank, format_shape
 from nnc.runtime.schema import Arg, FloatList, Optional
 
 
@@ -27,6 +33,33 @@ def target(x, *, class_weights):
     return "int64", tuple(x[:-1])
 
 
+def forward(ctx, prediction, target, *, class_weights):
+    shifted = prediction - prediction.max(axis=-1, keepdims=True)
+    log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))  # (..., C)
+    t = target[..., None]
+    nll = -np.take_along_axis(log_p, t, axis=-1)[..., 0]  # (...)
+    w = None if class_weights is None else np.asarray(class_weights, prediction.dtype)[target]
+    total = nll.sum() if w is None else (w * nll).sum()
+    return np.asarray(total / target.size, prediction.dtype), (np.exp(log_p), t, w)
+
+
+def backward(ctx, dloss, cache, *, class_weights):
+    p, t, w = cache
+    dx = p.copy()
+    np.put_along_axis(dx, t, np.take_along_axis(dx, t, axis=-1) - 1, axis=-1)  # p - onehot(t)
+    if w is not None:
+        dx *= w[..., None]
+    dx *= np.asarray(dloss, p.dtype) / t.size
+    return (dx,)
+
+
+def samples(rng):
+    yield Sample((rng.standard_normal((4, 3)),), {"class_weights": None}, target=rng.integers(0, 3, 4))
+    logits = rng.standard_normal((2, 3, 4))  # (N, T, C)
+    weights = (0.5, 1.0, 2.0, 1.5)
+    yield Sample((logits,), {"class_weights": weights}, target=rng.integers(0, 4, (2, 3)))
+
+
 OP = OpDef(
     "cross_entropy",
     __doc__,
@@ -35,4 +68,7 @@ OP = OpDef(
     attrs=(Arg("class_weights", Optional(FloatList()), None, "per-class weights"),),
     is_loss=True,
     target=target,
+    forward=forward,
+    backward=backward,
+    samples=samples,
 )

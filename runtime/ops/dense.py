@@ -1,8 +1,10 @@
 """dense(units): y = x @ weight + bias over the last axis.
 
-Layout: weight is (in_features, units) — rows index inputs — and bias is (units,)."""
+Layout: weight is (in_features, units) — rows index inputs — and bias is (units,).
+x may carry extra axes, (N, T, D) -> (N, T, units); gradients sum over every axis but the last:
+dx = dy @ weight^T, dweight = x^T dy, dbias = sum dy."""
 
-from nnc.runtime.ops.base import OpDef, ParamSpec, ShapeError, check_rank, glorot_uniform, zeros
+from nnc.runtime.ops.base import OpDef, ParamSpec, Sample, ShapeError, check_rank, glorot_uniform, zeros
 from nnc.runtime.schema import Arg, Bool, Int
 
 
@@ -28,6 +30,34 @@ def flops(x, *, units, bias):
     return 2 * rows * x[-1] * units
 
 
+def forward(ctx, x, w, b=None, *, units, bias):
+    # NOTE: `bias` is the attribute (bool); the bias array is `b`, passed only when bias is true.
+    y = x @ w  # (N, ..., units)
+    if b is not None:
+        y += b
+    return y, (x, w)
+
+
+def backward(ctx, dy, cache, *, units, bias):
+    x, w = cache
+    dx = dy @ w.T if ctx.wants(0) else None
+    dy2 = dy.reshape(-1, units)  # every leading axis is a row
+    dw = x.reshape(-1, x.shape[-1]).T @ dy2 if ctx.wants(1) else None
+    if not bias:
+        return dx, dw
+    return dx, dw, dy2.sum(axis=0) if ctx.wants(2) else None
+
+
+def samples(rng):
+    yield Sample(
+        (rng.standard_normal((3, 4)), rng.standard_normal((4, 5)), rng.standard_normal(5)),
+        {"units": 5, "bias": True},
+    )
+    yield Sample((rng.standard_normal((2, 3)), rng.standard_normal((3, 2))), {"units": 2, "bias": False})
+    x = rng.standard_normal((2, 3, 4))  # (N, T, D)
+    yield Sample((x, rng.standard_normal((4, 3)), rng.standard_normal(3)), {"units": 3, "bias": True})
+
+
 OP = OpDef(
     "dense",
     __doc__,
@@ -35,4 +65,7 @@ OP = OpDef(
     attrs=(Arg("units", Int(1), doc="output features"), Arg("bias", Bool(), True, "add a bias")),
     params=params,
     flops=flops,
+    forward=forward,
+    backward=backward,
+    samples=samples,
 )

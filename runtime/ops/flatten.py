@@ -1,6 +1,7 @@
-"""flatten: (N, d1, d2, ...) -> (N, d1 * d2 * ...), row-major (the last axis varies fastest)."""
+"""flatten: (N, d1, d2, ...) -> (N, d1 * d2 * ...), row-major (the last axis varies fastest).
+dx = dy reshaped back."""
 
-from nnc.runtime.ops.base import OpDef, check_rank, size
+from nnc.runtime.ops.base import OpDef, Sample, check_rank, size
 
 
 def shape(x):
@@ -8,4 +9,16 @@ def shape(x):
     return (x[0], size(x))
 
 
-OP = OpDef("flatten", __doc__, shape)
+def forward(ctx, x):
+    return x.reshape(x.shape[0], -1), x.shape
+
+
+def backward(ctx, dy, x_shape):
+    return (dy.reshape(x_shape),)
+
+
+def samples(rng):
+    yield Sample((rng.standard_normal((2, 3, 2, 2)),))
+
+
+OP = OpDef("flatten", __doc__, shape, forward=forward, backward=backward, samples=samples)

@@ -1,6 +1,10 @@
-"""global_avg_pool: (N, C, *spatial) -> (N, C), y[n, c] = mean of x[n, c] over all spatial axes."""
+"""global_avg_pool: (N, C, *spatial) -> (N, C), y[n, c] = mean of x[n, c] over all spatial axes.
+dx[n, c, ...] = dy[n, c] / (number of spatial positions)."""
 
-from nnc.runtime.ops.base import OpDef, check_rank
+import math
+
+import numpy as np
+from nnc.runtime.ops.base import OpDef, Sample, check_rank
 
 
 def shape(x):
@@ -8,4 +12,19 @@ def shape(x):
     return (x[0], x[1])
 
 
-OP = OpDef("global_avg_pool", __doc__, shape)
+def forward(ctx, x):
+    return x.mean(axis=tuple(range(2, x.ndim))), x.shape
+
+
+def backward(ctx, dy, x_shape):
+    dx = np.empty(x_shape, dy.dtype)
+    dx[...] = (dy / math.prod(x_shape[2:])).reshape(dy.shape + (1,) * (len(x_shape) - 2))
+    return (dx,)
+
+
+def samples(rng):
+    yield Sample((rng.standard_normal((2, 3, 4)),))
+    yield Sample((rng.standard_normal((2, 2, 3, 3)),))
+
+
+OP = OpDef("global_avg_pool", __doc__, shape, forward=forward, backward=backward, samples=samples)

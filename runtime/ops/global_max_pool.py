@@ -1,6 +1,10 @@
-"""global_max_pool: (N, C, *spatial) -> (N, C), y[n, c] = max of x[n, c] over all spatial axes."""
+"""global_max_pool: (N, C, *spatial) -> (N, C), y[n, c] = max of x[n, c] over all spatial axes.
+dx routes dy[n, c] to the position of the max (on ties, the first in row-major order)."""
 
-from nnc.runtime.ops.base import OpDef, check_rank
+import math
+
+import numpy as np
+from nnc.runtime.ops.base import OpDef, Sample, check_rank
 
 
 def shape(x):
@@ -8,4 +12,23 @@ def shape(x):
     return (x[0], x[1])
 
 
-OP = OpDef("global_max_pool", __doc__, shape)
+def forward(ctx, x):
+    flat = x.reshape(*x.shape[:2], -1)  # (N, C, positions)
+    where = flat.argmax(axis=-1)[..., None]
+    return np.take_along_axis(flat, where, axis=-1)[..., 0], (where, x.shape)
+
+
+def backward(ctx, dy, cache):
+    where, x_shape = cache
+    dx = np.zeros((*x_shape[:2], math.prod(x_shape[2:])), dy.dtype)
+    np.put_along_axis(dx, where, dy[..., None], axis=-1)
+    return (dx.reshape(x_shape),)
+
+
+def samples(rng):
+    # distinct values: a tie would make the max non-differentiable
+    yield Sample((rng.permutation(24).reshape(2, 3, 4) / 7.0,))
+    yield Sample((rng.permutation(36).reshape(2, 2, 3, 3) / 5.0 - 3,))
+
+
+OP = OpDef("global_max_pool", __doc__, shape, forward=forward, backward=backward, samples=samples)

@@ -1,9 +1,14 @@
 """layer_norm(epsilon=1e-5): normalizes over the last axis, for each sample and position:
 y = scale * (x - mean) / sqrt(var + epsilon) + bias, mean and (biased) var over the last axis.
 
-Layout: scale and bias are each (D,), D the size of the last axis."""
+Layout: scale and bias are each (D,), D the size of the last axis.
 
-from nnc.runtime.ops.base import OpDef, ParamSpec, check_rank, ones, zeros
+With xhat = (x - mean) / sqrt(var + epsilon) and g = dy * scale, per row of D elements:
+dx = (g - mean(g) - xhat * mean(g * xhat)) / sqrt(var + epsilon), dscale = sum dy * xhat,
+dbias = sum dy (the sums over every axis but the last)."""
+
+import numpy as np
+from nnc.runtime.ops.base import OpDef, ParamSpec, Sample, check_rank, ones, zeros
 from nnc.runtime.schema import Arg, Float
 
 
@@ -20,10 +25,40 @@ def params(x, *, epsilon):
     )
 
 
+def forward(ctx, x, scale, bias, *, epsilon):
+    mean = x.mean(axis=-1, keepdims=True)
+    centered = x - mean
+    rstd = 1 / np.sqrt((centered * centered).mean(axis=-1, keepdims=True) + epsilon)
+    xhat = centered * rstd  # (N, ..., D)
+    return xhat * scale + bias, (xhat, rstd, scale)
+
+
+def backward(ctx, dy, cache, *, epsilon):
+    xhat, rstd, scale = cache
+    dx = None
+    if ctx.wants(0):
+        g = dy * scale
+        dx = (g - g.mean(axis=-1, keepdims=True) - xhat * (g * xhat).mean(axis=-1, keepdims=True)) * rstd
+    rows = tuple(range(dy.ndim - 1))
+    dscale = (dy * xhat).sum(axis=rows) if ctx.wants(1) else None
+    dbias = dy.sum(axis=rows) if ctx.wants(2) else None
+    return dx, dscale, dbias
+
+
+def samples(rng):
+    x = rng.standard_normal((3, 5))
+    yield Sample((x, 1 + 0.5 * rng.standard_normal(5), rng.standard_normal(5)), {"epsilon": 1e-5})
+    x = rng.standard_normal((2, 3, 4))  # (N, T, D)
+    yield Sample((x, 1 + 0.5 * rng.standard_normal(4), rng.standard_normal(4)), {"epsilon": 0.1})
+
+
 OP = OpDef(
     "layer_norm",
     __doc__,
     shape,
     attrs=(Arg("epsilon", Float(0, min_open=True), 1e-5, "added to the variance"),),
     params=params,
+    forward=forward,
+    backward=backward,
+    samples=samples,
 )

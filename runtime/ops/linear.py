@@ -1,5 +1,18 @@
-"""linear: y = x (the identity, written to say "no activation")."""
+"""linear: y = x (the identity, written to say "no activation"); dx = dy."""
 
-from nnc.runtime.ops.base import OpDef, elementwise
+from nnc.runtime.ops.base import OpDef, Sample, elementwise
 
-OP = OpDef("linear", __doc__, elementwise)
+
+def forward(ctx, x):
+    return x, None
+
+
+def backward(ctx, dy, cache):
+    return (dy,)
+
+
+def samples(rng):
+    yield Sample((rng.standard_normal((3, 4)),))
+
+
+OP = OpDef("linear", __doc__, elementwise, forward=forward, backward=backward, samples=samples)

@@ -1,6 +1,8 @@
-"""log_softmax(axis=-1): y = x - max x - log sum exp(x - max x) along axis (never the batch axis)."""
+"""log_softmax(axis=-1): y = x - max x - log sum exp(x - max x) along axis (never the batch axis).
+dx = dy - exp(y) * sum(dy) along axis."""
 
-from nnc.runtime.ops.base import OpDef, normalize_axis
+import numpy as np
+from nnc.runtime.ops.base import OpDef, Sample, normalize_axis
 from nnc.runtime.schema import Arg, Int
 
 
@@ -9,4 +11,27 @@ def shape(x, *, axis):
     return x
 
 
-OP = OpDef("log_softmax", __doc__, shape, attrs=(Arg("axis", Int(), -1, "axis of the distribution"),))
+def forward(ctx, x, *, axis):
+    shifted = x - x.max(axis=axis, keepdims=True)
+    y = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    return y, y
+
+
+def backward(ctx, dy, y, *, axis):
+    return (dy - np.exp(y) * dy.sum(axis=axis, keepdims=True),)
+
+
+def samples(rng):
+    yield Sample((rng.standard_normal((3, 4)),), {"axis": -1})
+    yield Sample((rng.standard_normal((2, 3, 4)),), {"axis": 1})
+
+
+OP = OpDef(
+    "log_softmax",
+    __doc__,
+    shape,
+    attrs=(Arg("axis", Int(), -1, "axis of the distribution"),),
+    forward=forward,
+    backward=backward,
+    samples=samples,
+)

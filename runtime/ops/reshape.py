@@ -1,9 +1,9 @@
 """reshape(shape): (N, *dims) -> (N, *shape), row-major; `shape` is per sample (the batch axis
-is kept) and one entry may be -1, inferred so that the element count is unchanged."""
+is kept) and one entry may be -1, inferred so that the element count is unchanged. dx = dy reshaped back."""
 
 import math
 
-from nnc.runtime.ops.base import OpDef, ShapeError, format_shape, size
+from nnc.runtime.ops.base import OpDef, Sample, ShapeError, format_shape, size
 from nnc.runtime.schema import Arg, Shape, show
 
 
@@ -29,4 +29,25 @@ def shape(x, *, shape):
     return (x[0], *shape)
 
 
-OP = OpDef("reshape", __doc__, shape, attrs=(Arg("shape", Shape(), doc="per-sample target shape"),))
+def forward(ctx, x, *, shape):
+    return x.reshape(x.shape[0], *shape), x.shape
+
+
+def backward(ctx, dy, x_shape, *, shape):
+    return (dy.reshape(x_shape),)
+
+
+def samples(rng):
+    yield Sample((rng.standard_normal((2, 12)),), {"shape": (3, -1)})
+    yield Sample((rng.standard_normal((2, 3, 4)),), {"shape": (2, 6)})
+
+
+OP = OpDef(
+    "reshape",
+    __doc__,
+    shape,
+    attrs=(Arg("shape", Shape(), doc="per-sample target shape"),),
+    forward=forward,
+    backward=backward,
+    samples=samples,
+)

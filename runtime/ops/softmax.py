@@ -1,6 +1,8 @@
-"""softmax(axis=-1): y = exp(x - max x) / sum exp(x - max x) along axis (never the batch axis)."""
+"""softmax(axis=-1): y = exp(x - max x) / sum exp(x - max x) along axis (never the batch axis).
+dx = y * (dy - sum(dy * y)) along axis."""
 
-from nnc.runtime.ops.base import OpDef, normalize_axis
+import numpy as np
+from nnc.runtime.ops.base import OpDef, Sample, normalize_axis
 from nnc.runtime.schema import Arg, Int
 
 
@@ -9,4 +11,27 @@ def shape(x, *, axis):
     return x
 
 
-OP = OpDef("softmax", __doc__, shape, attrs=(Arg("axis", Int(), -1, "axis that sums to 1"),))
+def forward(ctx, x, *, axis):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    y = e / e.sum(axis=axis, keepdims=True)
+    return y, y
+
+
+def backward(ctx, dy, y, *, axis):
+    return (y * (dy - (dy * y).sum(axis=axis, keepdims=True)),)
+
+
+def samples(rng):
+    yield Sample((rng.standard_normal((3, 4)),), {"axis": -1})
+    yield Sample((rng.standard_normal((2, 3, 4)),), {"axis": 1})
+
+
+OP = OpDef(
+    "softmax",
+    __doc__,
+    shape,
+    attrs=(Arg("axis", Int(), -1, "axis that sums to 1"),),
+    forward=forward,
+    backward=backward,
+    samples=samples,
+)

@@ -1,5 +1,20 @@
-"""tanh: y = (exp(x) - exp(-x)) / (exp(x) + exp(-x))."""
+"""tanh: y = (exp(x) - exp(-x)) / (exp(x) + exp(-x)); dx = dy * (1 - y^2)."""
 
-from nnc.runtime.ops.base import OpDef, elementwise
+import numpy as np
+from nnc.runtime.ops.base import OpDef, Sample, elementwise
 
-OP = OpDef("tanh", __doc__, elementwise)
+
+def forward(ctx, x):
+    y = np.tanh(x)
+    return y, y
+
+
+def backward(ctx, dy, y):
+    return (dy * (1 - y * y),)
+
+
+def samples(rng):
+    yield Sample((2 * rng.standard_normal((3, 5)),))
+
+
+OP = OpDef("tanh", __doc__, elementwise, forward=forward, backward=backward, samples=samples)
