@@ -1,9 +1,25 @@
 """Metrics the train section can list. Classification metrics need a classifier output
-(the target of a cross_entropy or binary_cross_entropy loss)."""
+(the target of a cross_entropy or binary_cross_entropy loss).
+
+A metric accumulates float64 sums and counts over batches, so its result over an epoch is
+exact whatever the batching: a mean over every scored entry seen since `reset`. By output kind:
+    multiclass: prediction (..., C) scores (probabilities or logits), target (...) int classes
+        accuracy = mean[argmax prediction == target]
+        top_k    = mean[fewer than k classes score strictly above the target's]
+                   (ties at the boundary count as hits, as tf.math.in_top_k)
+    binary: prediction p (probability, or logit when `logits`), target y in {0, 1}, same shape
+        accuracy = mean[(p > 0.5, or p > 0 for logits) == (y > 0.5)]
+    regression: prediction and target of the same shape
+        mae = mean |p - y|;  mse = mean (p - y)^2;  rmse = sqrt(mse over everything seen)
+mae/mse/rmse of a classifier compare its probabilities (sigmoid/softmax of logits) with the
+0/1 target (one-hot for multiclass). A metric that has seen nothing reports nan."""
 
 from __future__ import annotations
 
-from nnc.runtime.schema import Arg, Int, Signature
+import math
+
+import numpy as np
+from nnc.runtime.schema import Arg, Int, Named, Signature
 
 METRICS: dict[str, Signature] = {
     "accuracy": Signature("accuracy", (), "fraction of samples whose predicted class is the target"),
@@ -14,3 +30,97 @@ METRICS: dict[str, Signature] = {
 }
 
 CLASSIFICATION_METRICS = frozenset({"accuracy", "top_k"})
+
+KINDS = ("multiclass", "binary", "regression")
+
+
+class Metric:
+    """mean of `score(prediction, target)` over every entry seen; `root` takes its sqrt (rmse)."""
+
+    def __init__(self, name: str, score, root: bool = False):
+        self.name, self._score, self._root = name, score, root
+        self.reset()
+
+    def reset(self) -> None:
+        self.total, self.count = 0.0, 0
+
+    def update(self, prediction: np.ndarray, target: np.ndarray) -> None:
+        scores = self._score(np.asarray(prediction), np.asarray(target))
+        self.total += float(scores.sum(dtype=np.float64))
+        self.count += scores.size
+
+    def result(self) -> float:
+        if self.count == 0:
+            return math.nan
+        mean = self.total / self.count
+        return math.sqrt(mean) if self._root else mean
+
+    def state(self) -> dict[str, float | int]:
+        """The running sums (JSON-serialisable), so a run resumed mid-epoch reports the same."""
+        return {"total": self.total, "count": self.count}
+
+    def load_state(self, state: dict) -> None:
+        if set(state) != {"total", "count"}:
+            raise ValueError(
+                f"metric state for `{self.name}` needs entries ['count', 'total']. Received: {sorted(state)}"
+            )
+        self.total, self.count = float(state["total"]), int(state["count"])
+
+
+def _probabilities(prediction: np.ndarray, target: np.ndarray, *, logits: bool, kind: str):
+    """A classifier's output and target as comparable float64 arrays of one shape."""
+    p = prediction.astype(np.float64)
+    if kind == "binary":
+        return (1.0 / (1.0 + np.exp(-p)) if logits else p), target.astype(np.float64)
+    if logits:
+        p = np.exp(p - p.max(axis=-1, keepdims=True))
+        p /= p.sum(axis=-1, keepdims=True)
+    return p, (np.arange(p.shape[-1]) == target[..., None]).astype(np.float64)
+
+
+def make_metric(config: Named, *, logits: bool, kind: str) -> Metric:
+    """The metric `config` names, for an output of `kind` (multiclass, binary or regression);
+    `logits` says whether a classifier's prediction is logits rather than probabilities."""
+    name = config.name
+    if kind not in KINDS:
+        raise ValueError(f"unknown output kind `{kind}`. Expected one of: {', '.join(KINDS)}")
+    if name in CLASSIFICATION_METRICS and kind == "regression":
+        raise ValueError(f"metric `{name}` needs a classifier output. Received: a regression output")
+    if name == "accuracy" and kind == "multiclass":
+        return Metric(name, lambda p, y: p.argmax(axis=-1) == y)
+    if name == "accuracy":
+        threshold = 0.0 if logits else 0.5
+        return Metric(name, lambda p, y: (p > threshold) == (y > 0.5))
+    if name == "top_k":
+        if kind != "multiclass":
+            raise ValueError("metric `top_k` needs a multiclass output. Received: a binary output")
+        k = config.params["k"]
+        return Metric(name, lambda p, y: (p > np.take_along_axis(p, y[..., None], -1)).sum(-1) < k)
+    if name not in METRICS:
+        raise ValueError(f"unknown metric `{name}`. Expected one of: {', '.join(METRICS)}")
+
+    def score(prediction, target):
+        if kind != "regression":
+            prediction, target = _probabilities(prediction, target, logits=logits, kind=kind)
+        error = np.subtract(prediction, target, dtype=np.float64)
+        return np.abs(error) if name == "mae" else np.square(error)
+
+    return Metric(name, score, root=name == "rmse")
+
+
+def confusion_matrix(predicted: np.ndarray, target: np.ndarray, n_classes: int) -> np.ndarray:
+    """counts[i, j] = number of samples of true class i predicted as class j (int64)."""
+    predicted, target = np.asarray(predicted).ravel(), np.asarray(target).ravel()
+    if predicted.shape != target.shape:
+        raise ValueError(
+            f"confusion_matrix needs as many predictions as targets. Received: {predicted.size} "
+            f"predictions, {target.size} targets"
+        )
+    for what, values in (("predicted", predicted), ("target", target)):
+        if values.size and (values.min() < 0 or values.max() >= n_classes):
+            raise ValueError(
+                f"confusion_matrix {what} classes must lie in [0, {n_classes}). "
+                f"Received: {values.min()} .. {values.max()}"
+            )
+    counts = np.bincount(target.astype(np.int64) * n_classes + predicted, minlength=n_classes * n_classes)
+    return counts.reshape(n_classes, n_classes).astype(np.int64)

@@ -1,0 +1,173 @@
+"""Metrics on small hand-made batches, their accumulation, and the confusion matrix."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+from nnc.runtime.metrics import METRICS, confusion_matrix, make_metric
+from nnc.runtime.schema import Named
+
+
+def metric(name, *, logits=False, kind="multiclass", **params):
+    bound = {a.name: a.default for a in METRICS[name].args}
+    bound.update(params)
+    return make_metric(Named(name, bound), logits=logits, kind=kind)
+
+
+SCORES = np.array(
+    [
+        [0.1, 0.6, 0.3],  # argmax 1
+        [0.5, 0.2, 0.3],  # argmax 0
+        [0.2, 0.3, 0.5],  # argmax 2
+        [0.4, 0.35, 0.25],  # argmax 0
+    ],
+    np.float32,
+)
+CLASSES = np.array([1, 2, 2, 1])
+
+
+def test_multiclass_accuracy():
+    m = metric("accuracy")
+    m.update(SCORES, CLASSES)
+    assert m.result() == pytest.approx(0.5)  # rows 0 and 2
+    m.update(np.log(SCORES), CLASSES)  # logits rank the same
+    assert m.result() == pytest.approx(0.5)
+
+
+def test_accuracy_over_extra_axes():
+    m = metric("accuracy")
+    m.update(SCORES.reshape(2, 2, 3), CLASSES.reshape(2, 2))
+    assert m.result() == pytest.approx(0.5)
+
+
+def test_top_k():
+    m = metric("top_k", k=2)
+    m.update(SCORES, CLASSES)
+    # target ranks: row 0 first, row 1 second (0.3 > 0.2), row 2 first, row 3 second
+    assert m.result() == pytest.approx(1.0)
+    m = metric("top_k", k=2)
+    m.update(SCORES, np.array([0, 1, 0, 2]))  # ranks 3, 3, 3, 3
+    assert m.result() == pytest.approx(0.0)
+    m = metric("top_k", k=1)
+    m.update(SCORES, CLASSES)
+    assert m.result() == pytest.approx(0.5)  # top_1 is accuracy
+
+
+def test_top_k_counts_ties_as_hits():
+    m = metric("top_k", k=1)
+    m.update(np.array([[0.5, 0.5, 0.0]]), np.array([1]))
+    assert m.result() == 1.0
+
+
+def test_binary_accuracy_probabilities_and_logits():
+    target = np.array([[1.0], [0.0], [1.0], [0.0], [1.0]], np.float32)
+    probs = np.array([[0.9], [0.4], [0.3], [0.6], [0.5]], np.float32)  # 0.5 is not above 0.5
+    m = metric("accuracy", kind="binary")
+    m.update(probs, target)
+    assert m.result() == pytest.approx(2 / 5)
+    m = metric("accuracy", kind="binary", logits=True)
+    m.update(np.array([[2.0], [-1.0], [0.5], [-0.1], [0.0]], np.float32), target)  # 0 is not above 0
+    assert m.result() == pytest.approx(4 / 5)
+
+
+def test_wrong_kinds_are_errors():
+    with pytest.raises(ValueError, match="top_k"):
+        metric("top_k", kind="binary")
+    with pytest.raises(ValueError, match="accuracy"):
+        metric("accuracy", kind="regression")
+
+
+def test_regression_metrics():
+    p = np.array([[1.0, 2.0], [3.0, 4.0]], np.float32)
+    y = np.array([[1.5, 2.0], [1.0, 5.0]], np.float32)
+    # errors -0.5, 0, 2, -1: |e| sums to 3.5, e^2 to 5.25, over 4 entries
+    expected = {"mae": 3.5 / 4, "mse": 5.25 / 4, "rmse": math.sqrt(5.25 / 4)}
+    for name, value in expected.items():
+        m = metric(name, kind="regression")
+        m.update(p, y)
+        assert m.result() == pytest.approx(value)
+
+
+def test_rmse_is_not_a_mean_of_batch_rmses():
+    m = metric("rmse", kind="regression")
+    m.update(np.array([3.0]), np.array([0.0]))  # batch rmse 3
+    m.update(np.array([0.0, 0.0, 0.0]), np.array([0.0, 0.0, 0.0]))  # batch rmse 0
+    assert m.result() == pytest.approx(math.sqrt(9 / 4))  # 1.5, not (3 + 0) / 2
+
+
+@pytest.mark.parametrize(
+    "name, kind",
+    [
+        ("accuracy", "multiclass"),
+        ("top_k", "multiclass"),
+        ("mae", "regression"),
+        ("mse", "regression"),
+        ("rmse", "regression"),
+    ],
+)
+def test_two_updates_equal_one_on_the_concatenation(name, kind):
+    rng = np.random.default_rng(0)
+    if kind == "multiclass":
+        p, y = rng.standard_normal((13, 6)).astype(np.float32), rng.integers(0, 6, 13)
+    else:
+        p, y = (
+            rng.standard_normal((13, 2)).astype(np.float32),
+            rng.standard_normal((13, 2)).astype(np.float32),
+        )
+    params = {"k": 3} if name == "top_k" else {}
+    split, whole = metric(name, kind=kind, **params), metric(name, kind=kind, **params)
+    split.update(p[:4], y[:4])
+    split.update(p[4:], y[4:])
+    whole.update(p, y)
+    assert split.result() == pytest.approx(whole.result(), rel=1e-12)
+
+
+def test_reset_and_empty():
+    m = metric("mae", kind="regression")
+    assert math.isnan(m.result())
+    m.update(np.array([1.0]), np.array([0.0]))
+    m.reset()
+    m.update(np.array([2.0]), np.array([0.0]))
+    assert m.result() == 2.0
+
+
+def test_state_round_trip():
+    m = metric("rmse", kind="regression")
+    m.update(np.array([3.0, 1.0]), np.array([0.0, 0.0]))
+    saved = json.loads(json.dumps(m.state()))
+    resumed = metric("rmse", kind="regression")
+    resumed.load_state(saved)
+    for target in (m, resumed):
+        target.update(np.array([2.0]), np.array([0.0]))
+    assert resumed.result() == m.result() == pytest.approx(math.sqrt(14 / 3))
+    with pytest.raises(ValueError, match="count"):
+        resumed.load_state({"total": 1.0})
+
+
+def test_regression_metrics_of_a_classifier_use_probabilities():
+    m = metric("mse", kind="binary", logits=True)
+    m.update(np.array([0.0, 0.0]), np.array([1.0, 0.0]))  # sigmoid(0) = 0.5: errors -0.5, 0.5
+    assert m.result() == pytest.approx(0.25)
+    m = metric("mae", kind="multiclass", logits=True)
+    m.update(np.log(np.array([[0.25, 0.75]])), np.array([1]))  # |0.25 - 0| + |0.75 - 1| over 2
+    assert m.result() == pytest.approx(0.25)
+
+
+def test_confusion_matrix():
+    predicted = np.array([0, 1, 2, 2, 0, 1, 1])
+    target = np.array([0, 1, 1, 2, 2, 1, 0])
+    expected = [
+        [1, 1, 0],  # true 0: predicted 0 once, 1 once
+        [0, 2, 1],  # true 1: predicted 1 twice, 2 once
+        [1, 0, 1],  # true 2: predicted 0 once, 2 once
+    ]
+    counts = confusion_matrix(predicted, target, 3)
+    assert counts.dtype == np.int64
+    assert counts.tolist() == expected
+    assert confusion_matrix(np.array([], np.int64), np.array([], np.int64), 2).tolist() == [[0, 0], [0, 0]]
+
+
+def test_confusion_matrix_rejects_out_of_range_classes():
+    with pytest.raises(ValueError, match=r"\[0, 3\)"):
+        confusion_matrix(np.array([0, 3]), np.array([0, 1]), 3)
