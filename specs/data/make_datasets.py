@@ -1,0 +1,203 @@
+"""Writes the data sets that the example specs (specs/*.nn) train on. Re-runnable: fixed seeds,
+and the same bytes on every run (zip entries carry a fixed date), so a re-run leaves git clean.
+
+    python specs/data/make_datasets.py            # all sets
+    python specs/data/make_datasets.py --no-digits
+
+It needs numpy, and scikit-learn for the 8x8 digits only (the set ships inside scikit-learn;
+nnc does not depend on it), so run it once from a throwaway environment:
+
+    python -m venv /tmp/sk && /tmp/sk/bin/pip install numpy scikit-learn
+    /tmp/sk/bin/python specs/data/make_datasets.py
+
+Files, next to this script:
+  digits_train.csv, digits_test.csv      pixel_0..pixel_63 (integers 0..16), label: 1437 + 360
+                                         samples, a fixed stratified 20% test split
+  digits_images_{train,test}.npy          the same split as float32 [n, 1, 8, 8], pixel / 16
+  digits_labels_{train,test}.npy          int64 [n]
+  digits_pixels_{train,test}.npy          the same split as float32 [n, 64], pixel / 16
+  curve.csv                               x, target = sin(3x) + 0.1 noise, x uniform in [-2, 2]
+  spirals.csv                             x1, x2, label: two interleaved spirals
+  sine_windows.npz                        history [n, 32, 1] -> future [n, 1]
+  sorted_tokens.npz                       tokens int64 [n, 16] in [0, 32) -> is_sorted [n]
+  multi_task.npz                          series [n, 20, 3], profile [n, 8] -> kind_label, amount_value
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import math
+import os
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+TEST_FRACTION = 0.2
+
+
+def _write_bytes(name: str, data: bytes) -> None:
+    """Atomically: a reader never sees half a file."""
+    path = HERE / name
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    print(f"{name:32} {len(data):>9,} bytes")
+
+
+def write_csv(name: str, header: list[str], columns: list[np.ndarray], formats: list[str]) -> None:
+    """One column per array; integers without decimals, floats as `formats` say."""
+    lines = [",".join(header)]
+    rows = zip(*[[f % v for v in c.tolist()] for c, f in zip(columns, formats, strict=True)], strict=True)
+    lines += [",".join(row) for row in rows]
+    _write_bytes(name, ("\n".join(lines) + "\n").encode())
+
+
+def _npy_bytes(a: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.lib.format.write_array(buffer, np.ascontiguousarray(a), allow_pickle=False)
+    return buffer.getvalue()
+
+
+def write_npy(name: str, a: np.ndarray) -> None:
+    _write_bytes(name, _npy_bytes(a))
+
+
+def write_npz(name: str, **arrays: np.ndarray) -> None:
+    """Like np.savez_compressed, but with a fixed date on each entry (reproducible bytes)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for key, a in arrays.items():
+            info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, _npy_bytes(a))
+    _write_bytes(name, buffer.getvalue())
+
+
+def stratified_test_split(y: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """A boolean mask of ceil(fraction * n) test samples (as scikit-learn's train_test_split
+    counts), shared among the classes in proportion: floor of each class's quota, the rest to
+    the largest remainders."""
+    classes, members = np.unique(y, return_inverse=True)
+    count = math.ceil(fraction * len(y))
+    quota = count * np.bincount(members) / len(y)
+    share = np.floor(quota).astype(np.int64)
+    share[np.argsort(-(quota - share), kind="stable")[: count - share.sum()]] += 1
+    test = np.zeros(len(y), dtype=bool)
+    for c in range(len(classes)):
+        test[rng.permutation(np.flatnonzero(members == c))[: share[c]]] = True
+    return test
+
+
+def digits() -> None:
+    """The 8x8 handwritten digits (1797 samples, 10 classes, pixel values 0..16)."""
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    x, y = x.astype(np.int64), y.astype(np.int64)
+    test = stratified_test_split(y, TEST_FRACTION, np.random.default_rng(0))
+    header = [f"pixel_{i}" for i in range(64)] + ["label"]
+    for part, mask in (("train", ~test), ("test", test)):
+        xs, ys = x[mask], y[mask]
+        write_csv(f"digits_{part}.csv", header, [*xs.T, ys], ["%d"] * 65)
+        write_npy(f"digits_images_{part}.npy", (xs / 16).astype(np.float32).reshape(-1, 1, 8, 8))
+        write_npy(f"digits_labels_{part}.npy", ys)
+        write_npy(f"digits_pixels_{part}.npy", (xs / 16).astype(np.float32))
+
+
+def curve(n: int = 1000) -> None:
+    """specs/regression.nn: y = sin(3x) + 0.1 * noise, x uniform in [-2, 2]."""
+    rng = np.random.default_rng(1)
+    x = rng.uniform(-2, 2, n)
+    y = np.sin(3 * x) + 0.1 * rng.standard_normal(n)
+    write_csv("curve.csv", ["x", "target"], [x, y], ["%.6g", "%.6g"])
+
+
+def spirals(n_per_class: int = 300) -> None:
+    """specs/spirals.nn: two interleaved spirals of 1.25 turns in [-1, 1]^2, one per class."""
+    rng = np.random.default_rng(2)
+    end = 2.5 * np.pi  # 1.25 turns
+    t = np.sqrt(rng.uniform(0.02, 1, 2 * n_per_class)) * end  # sqrt: as dense outside as inside
+    label = np.repeat([0, 1], n_per_class)
+    angle = t + np.pi * label  # the second spiral is the first turned half a circle
+    points = np.stack([t * np.cos(angle), t * np.sin(angle)], axis=1) / end
+    points += 0.02 * rng.standard_normal(points.shape)
+    order = rng.permutation(len(label))
+    points, label = points[order], label[order]
+    write_csv(
+        "spirals.csv", ["x1", "x2", "label"], [points[:, 0], points[:, 1], label], ["%.5f", "%.5f", "%d"]
+    )
+
+
+def sine_windows(n: int = 2000, window: int = 32) -> None:
+    """specs/lstm_sine.nn: windows of a noisy sine wave (random phase, period 16..48 steps)
+    and the value after each window."""
+    rng = np.random.default_rng(3)
+    period = rng.uniform(16, 48, (n, 1))
+    phase = rng.uniform(0, 2 * np.pi, (n, 1))
+    steps = np.arange(window + 1)
+    series = np.sin(2 * np.pi * steps / period + phase) + 0.05 * rng.standard_normal((n, window + 1))
+    series = series.astype(np.float32)
+    write_npz("sine_windows.npz", history=series[:, :window, None], future=series[:, window:])
+
+
+def sorted_tokens(n: int = 2000, length: int = 16, vocab: int = 32) -> None:
+    """specs/transformer.nn: is a sequence of tokens sorted (non-decreasing)? Half are; of the
+    others, half are random and half are sorted with two neighbours swapped (hard negatives)."""
+    rng = np.random.default_rng(4)
+    tokens = np.sort(rng.integers(0, vocab, (n, length)), axis=1)
+    near = n // 2 + np.arange(n // 4)  # nearly sorted: one descent
+    for i in near:
+        steps = np.flatnonzero(np.diff(tokens[i]) > 0)
+        if len(steps) == 0:  # all equal: make it rise once first
+            tokens[i, -1] = (tokens[i, 0] + 1) % vocab
+            steps = np.flatnonzero(np.diff(tokens[i]) != 0)
+        j = rng.choice(steps)
+        tokens[i, j], tokens[i, j + 1] = tokens[i, j + 1], tokens[i, j]
+    tokens[n // 2 + n // 4 :] = rng.integers(0, vocab, (n - n // 2 - n // 4, length))
+    is_sorted = (np.diff(tokens, axis=1) >= 0).all(axis=1).astype(np.int64)
+    order = rng.permutation(n)
+    write_npz("sorted_tokens.npz", tokens=tokens[order].astype(np.int64), is_sorted=is_sorted[order])
+
+
+def multi_task(n: int = 1500) -> None:
+    """specs/multi_task.nn: the kind (0, 1, 2; kind 1 rarer, hence its class weight) is the
+    channel of `series` that carries a sine wave; the amount depends on `profile` and on the
+    wave's amplitude."""
+    rng = np.random.default_rng(5)
+    kind = rng.choice(3, size=n, p=[0.4, 0.2, 0.4])
+    amplitude = rng.uniform(0.5, 1.5, n)
+    steps = np.arange(20)
+    series = 0.3 * rng.standard_normal((n, 20, 3))
+    wave = amplitude[:, None] * np.sin(2 * np.pi * steps / 8 + rng.uniform(0, 2 * np.pi, (n, 1)))
+    series[np.arange(n), :, kind] += wave
+    profile = rng.standard_normal((n, 8))
+    weights = np.array([0.8, -0.5, 0.3, 0.0, 0.6, -0.2, 0.0, 0.4])
+    amount = np.tanh(profile @ weights) + amplitude + 0.05 * rng.standard_normal(n)
+    write_npz(
+        "multi_task.npz",
+        series=series.astype(np.float32),
+        profile=profile.astype(np.float32),
+        kind_label=kind.astype(np.int64),
+        amount_value=amount.astype(np.float32)[:, None],
+    )
+
+
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-digits", action="store_true", help="skip the digits (no scikit-learn needed)")
+    args = parser.parse_args(argv)
+    if not args.no_digits:
+        digits()
+    curve()
+    spirals()
+    sine_windows()
+    sorted_tokens()
+    multi_task()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
