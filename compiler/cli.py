@@ -1,7 +1,9 @@
 """The `nnc` command line. Only click and the standard library are imported at start-up, so
 `nnc --help` is instant; each command imports what it needs.
 
-Exit codes: 0 success, 1 internal error, 2 usage error (click), 3 invalid spec."""
+Exit codes: 0 success, 1 internal error, 2 usage error (click), 3 invalid spec, 4 bad data or
+weights, 5 training failed (a non-finite loss, a run that cannot be resumed), 130 interrupted
+(Ctrl-C; training saves a checkpoint first)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,9 @@ import click
 
 EXIT_SPEC_ERROR = 3
 EXIT_INTERNAL_ERROR = 1
+EXIT_DATA_ERROR = 4
+EXIT_TRAINING_ERROR = 5
+EXIT_INTERRUPTED = 130
 
 
 def _color(stream) -> bool:
@@ -49,13 +54,22 @@ def _compile(spec: str, overrides: tuple[str, ...], fmt: str, indent: int | None
 
 
 class _Group(click.Group):
-    """Turns an unexpected exception into a one-line message instead of a traceback."""
+    """Turns a runtime refusal into a located message and its exit code, Ctrl-C into 130, and
+    an unexpected exception into a one-line message instead of a traceback."""
 
     def invoke(self, ctx):
+        from nnc.runtime.errors import RunError
+
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
+        except RunError as e:
+            _report_run_error(e, getattr(ctx, "layer_spans", None))
+            sys.exit(EXIT_DATA_ERROR if e.code.startswith("E4") else EXIT_TRAINING_ERROR)
+        except KeyboardInterrupt:
+            click.echo("nnc: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
         except Exception as e:  # noqa: BLE001 - the last line of defence for users
             click.echo(
                 f"nnc: internal error: {type(e).__name__}: {e}\n"
@@ -130,3 +144,114 @@ def _check_one(spec: str, show_ir: bool, fmt: str, overrides: tuple[str, ...], i
     _report(compiled.warnings)
     summary = format_summary(summarize(compiled.program))
     click.echo(format_program(compiled.program) if show_ir else summary, nl=False)
+
+
+def _report_run_error(error, spans=None) -> None:
+    from nnc.compiler.diagnostics import from_run_error
+
+    _report([from_run_error(error, spans)])
+
+
+def _load_model(spec: str, overrides: tuple[str, ...]):
+    """The compiled spec as a Model, or diagnostics reported and exit code 3."""
+    compiled = _compile(spec, overrides, "text")
+    _report(compiled.warnings)
+    from nnc.model import Model
+
+    model = Model(compiled.program, open(spec, encoding="utf-8").read())
+    # A non-finite loss names a layer; its diagnostic points at the layer in the spec.
+    click.get_current_context().find_root().layer_spans = {
+        n.name: n.span for n in compiled.program.graph.nodes
+    }
+    return model
+
+
+@main.command()
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option(
+    "--data", type=click.Path(dir_okay=False), help="Training data instead of the spec's data.train."
+)
+@click.option("--epochs", type=click.IntRange(1), help="Number of epochs (overrides train.epochs).")
+@click.option("--batch-size", type=click.IntRange(1), help="Mini-batch size (overrides train.batch_size).")
+@click.option(
+    "--lr", type=click.FloatRange(0, min_open=True), help="Learning rate (overrides the optimizer's)."
+)
+@click.option("--seed", type=int, help="Seed of the one random generator (overrides train.seed).")
+@click.option("--out", type=click.Path(file_okay=False), help="Run directory (default: runs/<spec name>).")
+@click.option(
+    "--resume", type=click.Path(file_okay=False, exists=True), help="Continue the run in this directory."
+)
+@click.option(
+    "--init-weights", type=click.Path(), help="Start from these weights (.npz, or a run directory)."
+)
+@click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
+@click.option("--verbose", "-v", is_flag=True, help="Also print sizes, the run directory and the lr.")
+@_SET
+def train(
+    spec, data, epochs, batch_size, lr, seed, out, resume, init_weights, quiet, verbose, overrides
+) -> None:
+    """Train SPEC and write a run directory: the spec, metrics.csv, checkpoint.npz, weights.npz
+    and summary.json.
+
+    On a terminal each epoch shows a live progress bar; otherwise one line per epoch. Ctrl-C
+    saves a checkpoint and exits with 130; `--resume RUN_DIR` continues exactly from it."""
+    from nnc.runtime.progress import Progress
+    from nnc.runtime.train import Interrupted
+
+    if resume is not None and out is not None:
+        raise click.UsageError("--resume continues the run in its own directory; leave out --out")
+    model = _load_model(spec, overrides)
+    progress = Progress(sys.stderr, verbosity=0 if quiet else 2 if verbose else 1)
+    try:
+        model.fit(
+            data,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            seed=seed,
+            out=out,
+            resume=resume,
+            init_weights=init_weights,
+            progress=progress,
+        )
+    except Interrupted:
+        click.echo("nnc: interrupted; checkpoint saved, continue with --resume", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+
+
+@main.command(name="eval")
+@click.argument("spec", type=click.Path(dir_okay=False))
+@click.option(
+    "--weights",
+    required=True,
+    type=click.Path(exists=True),
+    help="A run directory, a folder written by Model.save, or a weights .npz.",
+)
+@click.option(
+    "--data", type=click.Path(dir_okay=False), help="Data to evaluate on (default: the spec's data.test)."
+)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@_SET
+def evaluate(spec, weights, data, fmt, overrides) -> None:
+    """Loss and metrics of trained weights on a data set, with a confusion matrix for each
+    classification output."""
+    model = _load_model(spec, overrides)
+    logs = model.load(weights).evaluate(data)
+    if fmt == "json":
+        click.echo(json.dumps(logs, indent=2))
+        return
+    confusion = logs.pop("confusion", {})
+    click.echo(f"{logs.pop('samples')} samples")
+    for key, value in logs.items():
+        click.echo(f"{key:<16} {value:.4f}")
+    for output, matrix in confusion.items():
+        click.echo(f"confusion matrix of {output} (rows: true class, columns: predicted)")
+        labels = model.labels.get(_target_of(model, output)) or [str(i) for i in range(len(matrix))]
+        width = max(5, *(len(x) for x in labels), *(len(str(v)) for row in matrix for v in row)) + 1
+        click.echo(" " * width + "".join(f"{x:>{width}}" for x in labels))
+        for label, row in zip(labels, matrix, strict=True):
+            click.echo(f"{label:>{width}}" + "".join(f"{v:>{width}}" for v in row))
+
+
+def _target_of(model, output: str) -> str:
+    return next(t.target for t in model.program.train.losses if t.prediction == output)

@@ -20,6 +20,7 @@ class Diagnostic:
     help: str | None = None
     notes: tuple[tuple[str, Span | None], ...] = ()
     severity: str = ERROR
+    path: str | None = None  # a file the message is about when there is no span (an .npz)
 
 
 @dataclass
@@ -60,9 +61,9 @@ class CompileError(Exception):
         self.diagnostics = diagnostics
 
 
-def _location(span: Span | None) -> str:
+def _location(span: Span | None, path: str | None = None) -> str:
     if span is None:
-        return "nnc"
+        return path or "nnc"
     return f"{span.source.path}:{span.line}:{span.column}"
 
 
@@ -83,7 +84,8 @@ def render_text(diagnostic: Diagnostic, *, color: bool = False) -> str:
     if color:
         tint = "31" if severity == ERROR else "33"
         severity = f"\x1b[1;{tint}m{severity}\x1b[0m"
-    lines = [f"{_location(diagnostic.span)}: {severity}[{diagnostic.code}]: {diagnostic.message}"]
+    where = _location(diagnostic.span, diagnostic.path)
+    lines = [f"{where}: {severity}[{diagnostic.code}]: {diagnostic.message}"]
     if diagnostic.span is not None:
         lines += _snippet(diagnostic.span, color)
     for note, span in diagnostic.notes:
@@ -102,6 +104,8 @@ def to_dict(diagnostic: Diagnostic) -> dict:
         out.update(
             file=span.source.path, line=span.line, column=span.column, end_line=end_line, end_column=end_col
         )
+    elif diagnostic.path is not None:
+        out["file"] = diagnostic.path
     if diagnostic.help:
         out["help"] = diagnostic.help
     if diagnostic.notes:
@@ -119,3 +123,33 @@ def did_you_mean(name: str, candidates) -> str | None:
 
     close = difflib.get_close_matches(name, sorted(set(candidates)), n=1, cutoff=0.6)
     return f"did you mean `{close[0]}`?" if close else None
+
+
+def from_run_error(error, spans: dict | None = None) -> Diagnostic:
+    """A runtime refusal (nnc.runtime.errors.RunError) as a diagnostic. A file location becomes
+    a span over the offending cell, so a bad CSV cell is shown with its line and a caret;
+    `spans` maps layer names to spec spans for errors about a layer (a non-finite output)."""
+    span = None
+    layer = getattr(error, "layer", None)
+    if spans and layer in spans:
+        span = spans[layer]
+    elif error.path is not None and error.line is not None:
+        span = _file_span(error.path, error.line, error.column or 1)
+    return Diagnostic(error.code, error.message, span, error.help, path=error.path)
+
+
+def _file_span(path: str, line: int, column: int) -> Span | None:
+    from nnc.compiler.source import Source
+
+    try:
+        text = open(path, encoding="utf-8", errors="replace").read()
+    except OSError:
+        return None
+    source = Source(path, text)
+    start = source.offset(line, column)
+    if start is None:
+        return None
+    end = start
+    while end < len(text) and text[end] not in ",\n\r":
+        end += 1
+    return Span(source, start, max(end, start + 1))

@@ -61,6 +61,7 @@ class Parameter:
     l2: float
     fan_in: int | None = None
     fan_out: int | None = None
+    regularized: bool = True  # whether the global train.l1/l2 penalties apply (not to biases)
 
     @property
     def size(self) -> int:

@@ -24,6 +24,12 @@ class Source:
         line = bisect.bisect_right(self._line_starts, offset) - 1
         return line + 1, offset - self._line_starts[line] + 1
 
+    def offset(self, line: int, column: int) -> int | None:
+        """Character offset of a 1-based (line, column), or None past the last line."""
+        if not 1 <= line <= len(self._line_starts):
+            return None
+        return self._line_starts[line - 1] + column - 1
+
     def line_text(self, line: int) -> str:
         start = self._line_starts[line - 1]
         end = self.text.find("\n", start)

@@ -1,6 +1,16 @@
 """nnc: describe a neural network in a few readable lines, check it, train it, ship it as ONNX.
 
 The package is one namespace: `nnc.grammar` (the .nn grammar), `nnc.compiler` (text -> AST ->
-IR, diagnostics, the CLI) and `nnc.runtime` (ops and everything that executes them)."""
+IR, diagnostics, the CLI) and `nnc.runtime` (ops and everything that executes them). The
+Python API is `nnc.load(spec)`, which returns an `nnc.model.Model`; it is imported on first
+use so that `import nnc` (and `nnc --help`) stays instant."""
 
 __version__ = "0.1.0"
+
+
+def load(spec, overrides=()):
+    """Compile a spec (a path or source text) into a Model with fit, evaluate, predict, save and
+    load. See nnc.model."""
+    from nnc.model import load as _load
+
+    return _load(spec, overrides)

@@ -20,9 +20,9 @@ def test_check_prints_the_layer_table_and_totals():
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     row = next(line for line in lines if line.strip().startswith("dense_1"))
-    assert row.split() == ["dense_1", "dense", "[N,", "128]", "8,320"]
-    # 64*128+128 + 128*64+64 + 64*10+10
-    assert "17,226 trainable, 0 non-trainable (67.29 KiB as float32)" in result.output
+    assert row.split() == ["dense_1", "dense", "[N,", "256]", "16,640"]
+    # 64*256+256 + 256*128+128 + 128*10+10
+    assert "50,826 trainable, 0 non-trainable (198.5 KiB as float32)" in result.output
     assert "loss        cross_entropy(probs, target=label: int64[N]) x 1, fused with softmax" in result.output
 
 
@@ -32,9 +32,9 @@ def test_check_json_is_machine_readable():
     out = json.loads(result.stdout)
     assert out["ok"] is True
     summary = out["summary"]
-    assert summary["params"]["trainable"] == 17226
-    assert [r["name"] for r in summary["layers"]][:3] == ["image", "dense_1", "relu_1"]
-    assert summary["flops_per_sample"] >= 2 * (64 * 128 + 128 * 64 + 64 * 10)
+    assert summary["params"]["trainable"] == 50826
+    assert [r["name"] for r in summary["layers"]][:3] == ["image", "dropout_1", "dense_1"]
+    assert summary["flops_per_sample"] >= 2 * (64 * 256 + 256 * 128 + 128 * 10)
     assert summary["train"]["early_stopping"]["monitor"] == "val_loss"
 
 
@@ -59,7 +59,7 @@ def test_set_overrides_constants_and_settings():
         'data.test="other.csv"',
     )
     out = json.loads(result.stdout)
-    assert out["summary"]["layers"][1]["shape"] == ["N", 32]
+    assert out["summary"]["layers"][2]["shape"] == ["N", 32]
     assert out["summary"]["train"]["epochs"] == 3
     assert out["summary"]["train"]["optimizer"]["lr"] == 0.5
     assert out["summary"]["train"]["data"]["test"] == "other.csv"

@@ -68,6 +68,7 @@ def infer_shapes(graph: Graph, diags: Diagnostics) -> Graph:
                     l2=node.l2 if spec.regularized else 0.0,
                     fan_in=spec.fan_in,
                     fan_out=spec.fan_out,
+                    regularized=spec.regularized,
                 )
             )
         types[node.name] = TensorType("float32", tuple(out))

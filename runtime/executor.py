@@ -1,0 +1,166 @@
+"""The IR compiled to an executable plan: steps in topological order, each calling its op's
+forward (which keeps an explicit cache), then the losses, then the op backwards in reverse.
+
+The plan is built once per model. It knows statically which values need a gradient (those
+that depend on a trainable parameter and reach a loss), so a backward pass does no work for
+the rest: no gradient for the model inputs, none for a frozen first layer's weights."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+from nnc.runtime.ops import OPS
+from nnc.runtime.ops.base import Context, OpDef
+from nnc.runtime.parameters import Parameters
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str  # the node, and the value it produces
+    op: OpDef
+    inputs: tuple[str, ...]  # data inputs: model inputs or earlier steps' values
+    params: tuple[str, ...]  # parameter keys, passed after the data inputs
+    attrs: Mapping
+    needs_grad: tuple[bool, ...] = ()  # per input, then per parameter
+
+
+@dataclass(frozen=True)
+class LossStep:
+    op: OpDef
+    prediction: str  # the model value the user named (probs), for metrics
+    input: str  # the value the loss reads: the logits when an activation was fused
+    target: str
+    weight: float
+    attrs: Mapping
+
+
+@dataclass
+class Pass:
+    """The result of one forward (and backward) pass over a batch."""
+
+    loss: float
+    losses: list[float]  # each term, unweighted
+    values: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+class Plan:
+    def __init__(self, graph, losses: Sequence = (), params: Parameters | None = None):
+        """`graph` and `losses` are the IR's Graph and LossTerms (read, never imported)."""
+        self.inputs = tuple(i.name for i in graph.inputs)
+        self.outputs = tuple(graph.outputs)
+        self.params = params if params is not None else Parameters(graph.params)
+        self.losses = tuple(
+            LossStep(OPS[t.op], t.prediction, t.input, t.target, t.weight, dict(t.attrs)) for t in losses
+        )
+        trainable = {k for k, p in self.params.specs.items() if p.trainable}
+        # A value needs a gradient when it depends on a trainable parameter and reaches a loss.
+        depends: set[str] = set()
+        for node in graph.nodes:
+            if any(i in depends for i in node.inputs) or any(k in trainable for k in node.params):
+                depends.add(node.name)
+        reaches = {loss.input for loss in self.losses}
+        for node in reversed(graph.nodes):
+            if node.name in reaches:
+                reaches.update(node.inputs)
+        steps = []
+        for node in graph.nodes:
+            op = OPS[node.op]
+            if op.forward is None:
+                raise NotImplementedError(f"the runtime has no kernel for {node.op} yet (layer {node.name})")
+            needs = tuple(i in depends and i in reaches for i in node.inputs) + tuple(
+                k in trainable for k in node.params
+            )
+            steps.append(Step(node.name, op, tuple(node.inputs), tuple(node.params), dict(node.attrs), needs))
+        self.steps = tuple(steps)
+        self.backward_steps = tuple(s for s in reversed(steps) if s.name in depends and s.name in reaches)
+
+    # ---- forward ----------------------------------------------------------------------
+    def run(self, feeds: Mapping[str, np.ndarray], outputs: Sequence[str] | None = None) -> dict:
+        """Inference: returns the requested values (the graph outputs by default), dropping every
+        intermediate value after its last use so memory stays at the widest layer."""
+        wanted = tuple(outputs or self.outputs)
+        last_use = {}
+        for index, step in enumerate(self.steps):
+            for name in step.inputs:
+                last_use[name] = index
+        ctx = Context(training=False)
+        values = {name: feeds[name] for name in self.inputs}
+        for index, step in enumerate(self.steps):
+            args = [values[name] for name in step.inputs] + [self.params.values[k] for k in step.params]
+            values[step.name], _ = step.op.forward(ctx, *args, **step.attrs)
+            for name in step.inputs:
+                if last_use[name] == index and name not in wanted:
+                    del values[name]
+        return {name: values[name] for name in wanted}
+
+    def _forward(self, feeds, ctx: Context) -> tuple[dict, dict]:
+        values = {name: feeds[name] for name in self.inputs}
+        caches = {}
+        for step in self.steps:
+            args = [values[name] for name in step.inputs] + [self.params.values[k] for k in step.params]
+            values[step.name], caches[step.name] = step.op.forward(ctx, *args, **step.attrs)
+        return values, caches
+
+    def _losses(self, values, feeds, ctx: Context) -> tuple[list, list]:
+        losses, caches = [], []
+        for loss in self.losses:
+            value, cache = loss.op.forward(ctx, values[loss.input], feeds[loss.target], **loss.attrs)
+            losses.append(value)
+            caches.append(cache)
+        return losses, caches
+
+    def evaluate(self, feeds: Mapping[str, np.ndarray]) -> Pass:
+        """Inference-mode forward and losses (validation, `nnc eval`)."""
+        ctx = Context(training=False)
+        values, _ = self._forward(feeds, ctx)
+        losses, _ = self._losses(values, feeds, ctx)
+        terms = [float(v) for v in losses]
+        return Pass(sum(t * loss.weight for t, loss in zip(terms, self.losses, strict=True)), terms, values)
+
+    # ---- training ---------------------------------------------------------------------
+    def gradients(self, feeds: Mapping[str, np.ndarray], rng: np.random.Generator) -> Pass:
+        """Training-mode forward, the weighted losses, and backward: the trainable parameters'
+        gradients land in `self.params.grad` (entries of parameters that reach no loss stay 0)."""
+        ctx = Context(training=True, rng=rng)
+        values, caches = self._forward(feeds, ctx)
+        losses, loss_caches = self._losses(values, feeds, ctx)
+        terms = [float(v) for v in losses]
+        total = sum(t * loss.weight for t, loss in zip(terms, self.losses, strict=True))
+        if not np.isfinite(total):
+            return Pass(total, terms, values)
+        grads: dict[str, np.ndarray] = {}
+        for loss, value, cache in zip(self.losses, losses, loss_caches, strict=True):
+            weight = np.asarray(loss.weight, value.dtype)
+            (dx,) = loss.op.backward(ctx, weight, cache, **loss.attrs)
+            _accumulate(grads, loss.input, dx)
+        n_params = self.params.grads
+        for step in self.backward_steps:
+            dy = grads.pop(step.name, None)
+            if dy is None:
+                continue
+            ctx.needs_grad = step.needs_grad
+            dxs = step.op.backward(ctx, dy, caches.pop(step.name), **step.attrs)
+            n = len(step.inputs)
+            for name, needed, dx in zip(step.inputs, step.needs_grad[:n], dxs[:n], strict=True):
+                if needed:
+                    _accumulate(grads, name, dx)
+            for key, needed, dw in zip(step.params, step.needs_grad[n:], dxs[n:], strict=True):
+                if needed:
+                    n_params[key][...] = dw
+        return Pass(total, terms, values)
+
+    def first_non_finite(self, values: Mapping[str, np.ndarray]) -> Step | None:
+        """The first step, in execution order, whose output holds NaN or Inf."""
+        for step in self.steps:
+            value = values.get(step.name)
+            if value is not None and np.issubdtype(value.dtype, np.floating) and not np.isfinite(value).all():
+                return step
+        return None
+
+
+def _accumulate(grads: dict, name: str, dx: np.ndarray) -> None:
+    # NOTE: never add in place: a kernel may return its incoming gradient itself (add, linear),
+    # so the same array can be another value's gradient too.
+    grads[name] = dx if name not in grads else grads[name] + dx

@@ -1,0 +1,70 @@
+"""What `nnc train` shows while it works. On a terminal: one live bar per epoch (step, loss,
+ETA) redrawn at most ten times a second, replaced by the epoch's line when it ends. Anywhere
+else (a log file, a pipe, CI): only the plain per-epoch lines, so a log never fills with
+carriage returns. NO_COLOR turns colour off; quiet shows nothing but errors."""
+
+from __future__ import annotations
+
+import os
+import time
+
+BAR_WIDTH = 24
+REDRAW_EVERY = 0.1  # seconds
+
+
+class Progress:
+    def __init__(self, stream, *, verbosity: int = 1, live: bool | None = None):
+        """verbosity: 0 quiet, 1 normal, 2 verbose. live: draw the bar (default: stream is a tty)."""
+        self.stream = stream
+        self.verbosity = verbosity
+        self.live = stream.isatty() if live is None else live
+        self.color = self.live and "NO_COLOR" not in os.environ
+        self.started = 0.0
+        self.drawn = 0.0
+
+    def info(self, message: str) -> None:
+        if self.verbosity >= 1:
+            self._write(message + "\n")
+
+    def detail(self, message: str) -> None:
+        if self.verbosity >= 2:
+            self._write(message + "\n")
+
+    def epoch_start(self) -> None:
+        self.started = self.drawn = time.perf_counter()
+
+    def step(self, epoch: int, epochs: int, batch: int, batches: int, loss: float) -> None:
+        if not self.live or self.verbosity < 1:
+            return
+        now = time.perf_counter()
+        if now - self.drawn < REDRAW_EVERY and batch < batches:
+            return
+        self.drawn = now
+        done = batch / batches
+        eta = (now - self.started) / done * (1 - done)
+        filled = int(BAR_WIDTH * done)
+        bar = "=" * filled + (">" if filled < BAR_WIDTH else "") + " " * (BAR_WIDTH - filled - 1)
+        if self.color:
+            bar = f"\x1b[32m{bar[:filled]}\x1b[0m{bar[filled:]}"
+        self._write(
+            f"\r\x1b[2Kepoch {epoch}/{epochs} [{bar}] {batch}/{batches} loss {loss:.4f} eta {eta:.1f}s"
+        )
+
+    def epoch_end(self, epoch: int, epochs: int, logs: dict, seconds: float) -> None:
+        if self.verbosity < 1:
+            return
+        parts = [f"epoch {epoch}/{epochs}"]
+        parts += [f"{k} {_number(v)}" for k, v in logs.items() if k not in ("epoch", "lr", "seconds")]
+        if self.verbosity >= 2:
+            parts.append(f"lr {logs['lr']:.3g}")
+        parts.append(f"{seconds:.2f}s")
+        line = "  ".join(parts)
+        self._write(("\r\x1b[2K" if self.live else "") + line + "\n")
+
+    def _write(self, text: str) -> None:
+        self.stream.write(text)
+        self.stream.flush()
+
+
+def _number(value: float) -> str:
+    return f"{value:.4f}" if abs(value) < 1e4 else f"{value:.4g}"

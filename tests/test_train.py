@@ -1,0 +1,197 @@
+"""Training end to end through the Python API: the loss falls, runs are deterministic, resume
+is exact, early stopping restores the best weights, and a non-finite loss is caught."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import numpy as np
+import pytest
+from nnc.runtime.errors import RunError
+from nnc.runtime.files import read_npz
+from nnc.runtime.progress import Progress
+from nnc.runtime.train import Interrupted
+
+import nnc
+
+SPEC = """
+model blobs {
+    input x: float32[4]
+    dense(16) -> tanh
+    dropout(0.1)
+    dense(3) -> softmax as probs
+}
+loss cross_entropy(probs, target=label)
+optimizer adam(lr=0.01)
+train {
+    epochs = 6
+    batch_size = 16
+    validation = 0.25
+    metrics = [accuracy]
+    seed = 3
+}
+data { train = "blobs.npz" }
+"""
+
+
+def write_blobs(folder, n=240, seed=0):
+    """Three Gaussian blobs in 4-D: easy to separate, so the loss must fall."""
+    rng = np.random.default_rng(seed)
+    label = rng.integers(0, 3, n)
+    centers = np.array([[2, 0, 0, 0], [0, 2, 0, 0], [0, 0, 2, 0]], np.float32)
+    x = (centers[label] + 0.5 * rng.standard_normal((n, 4))).astype(np.float32)
+    np.savez(folder / "blobs.npz", x=x, label=label.astype(np.int64))
+
+
+@pytest.fixture
+def spec(tmp_path):
+    write_blobs(tmp_path)
+    path = tmp_path / "blobs.nn"
+    path.write_text(SPEC)
+    return path
+
+
+def weights(run) -> dict:
+    return read_npz(run / "weights.npz")
+
+
+def same_weights(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_training_reduces_the_loss_and_learns(spec, tmp_path):
+    summary = nnc.load(spec).fit(out=tmp_path / "run")
+    history = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
+    assert history[0].startswith("epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds")
+    assert len(history) == 1 + 6
+    losses = [float(line.split(",")[1]) for line in history[1:]]
+    assert losses[-1] < 0.5 * losses[0]
+    assert summary["final"]["val_accuracy"] > 0.9
+    assert summary["epochs_run"] == 6 and summary["seed"] == 3
+    assert len(summary["data_fingerprint"]) == 64
+
+
+def test_same_seed_gives_bit_identical_weights(spec, tmp_path):
+    nnc.load(spec).fit(out=tmp_path / "a")
+    nnc.load(spec).fit(out=tmp_path / "b")
+    nnc.load(spec).fit(out=tmp_path / "c", seed=4)
+    assert same_weights(weights(tmp_path / "a"), weights(tmp_path / "b"))
+    assert not same_weights(weights(tmp_path / "a"), weights(tmp_path / "c"))
+
+
+class InterruptAt(Progress):
+    """Sends the process a real SIGINT (as Ctrl-C does) at a chosen step."""
+
+    def __init__(self, epoch: int, batch: int):
+        super().__init__(open(os.devnull, "w"), verbosity=0)
+        self.at = (epoch, batch)
+
+    def step(self, epoch, epochs, batch, batches, loss):
+        if (epoch, batch) == self.at:
+            os.kill(os.getpid(), signal.SIGINT)
+
+
+@pytest.mark.parametrize("where", [(3, 5), (2, 12)], ids=["mid-epoch", "end-of-epoch"])
+def test_interrupted_run_resumes_bit_identically(spec, tmp_path, where):
+    nnc.load(spec).fit(out=tmp_path / "whole")
+    with pytest.raises(Interrupted):
+        nnc.load(spec).fit(out=tmp_path / "cut", progress=InterruptAt(*where))
+    assert not (tmp_path / "cut" / "weights.npz").exists()
+    assert (tmp_path / "cut" / "checkpoint.npz").exists()
+    summary = nnc.load(spec).fit(resume=tmp_path / "cut")
+    assert same_weights(weights(tmp_path / "whole"), weights(tmp_path / "cut"))
+    whole = (tmp_path / "whole" / "metrics.csv").read_text().splitlines()
+    cut = (tmp_path / "cut" / "metrics.csv").read_text().splitlines()
+    # Every logged number but the timing column is identical too.
+    assert [r.rsplit(",", 1)[0] for r in whole] == [r.rsplit(",", 1)[0] for r in cut]
+    assert summary["epochs_run"] == 6
+
+
+def test_resuming_a_finished_run_says_so_and_more_epochs_continue(spec, tmp_path, capsys):
+    nnc.load(spec).fit(out=tmp_path / "run", epochs=3)
+    before = weights(tmp_path / "run")
+    progress = Progress(open(os.devnull, "w"), verbosity=0)
+    messages = []
+    progress.info = messages.append
+    nnc.load(spec).fit(resume=tmp_path / "run", epochs=3, progress=progress)
+    assert "finished 3 of 3 epochs; nothing to resume" in messages[0]
+    assert same_weights(before, weights(tmp_path / "run"))
+    # Asking for more epochs trains on, exactly as one longer run would.
+    nnc.load(spec).fit(resume=tmp_path / "run", epochs=6)
+    nnc.load(spec).fit(out=tmp_path / "long")
+    assert same_weights(weights(tmp_path / "run"), weights(tmp_path / "long"))
+
+
+def test_resuming_with_a_changed_spec_is_refused(spec, tmp_path):
+    nnc.load(spec).fit(out=tmp_path / "run", epochs=2)
+    changed = tmp_path / "changed.nn"
+    changed.write_text(SPEC.replace("dense(16)", "dense(24)"))
+    with pytest.raises(RunError) as e:
+        nnc.load(changed).fit(resume=tmp_path / "run", epochs=4)
+    assert e.value.code == "E514"
+    assert "+  dense_1: float32[N, 24]" in e.value.message
+    assert "-  dense_1: float32[N, 16]" in e.value.message
+
+
+def test_early_stopping_restores_the_best_weights(tmp_path):
+    write_blobs(tmp_path, n=120)
+    text = SPEC.replace(
+        "seed = 3", "seed = 3\n early_stopping(monitor=val_loss, patience=2, restore_best=true)"
+    )
+    # A learning rate this high makes validation loss bounce, so the best epoch is not the last.
+    spec = tmp_path / "es.nn"
+    spec.write_text(text.replace("epochs = 6", "epochs = 30").replace("lr=0.01", "lr=0.3"))
+    model = nnc.load(spec)
+    summary = model.fit(out=tmp_path / "run")
+    history = summary_history = model.history
+    best = min(range(len(history)), key=lambda i: history[i]["val_loss"])
+    assert summary["best_epoch"] == best + 1
+    assert summary_history[best]["val_loss"] == pytest.approx(summary["best"])
+    # The weights left in the model and in weights.npz are those of the best epoch: their
+    # validation loss is the best one, not the last one.
+    checkpoint = read_npz(tmp_path / "run" / "checkpoint.npz")
+    final = weights(tmp_path / "run")
+    assert same_weights(
+        final, {k.removeprefix("best:"): v for k, v in checkpoint.items() if k.startswith("best:")}
+    )
+    if best + 1 != len(history):
+        assert not same_weights(final, {k: v for k, v in checkpoint.items() if ":" not in k})
+
+
+def test_a_non_finite_loss_names_the_first_bad_layer_and_keeps_the_checkpoint(spec, tmp_path):
+    model = nnc.load(spec)
+    model.fit(out=tmp_path / "run", epochs=1)
+    # A huge learning rate on a relu network without clipping overflows within a few steps.
+    text = SPEC.replace("tanh", "relu").replace("softmax as probs", "relu -> dense(3) -> softmax as probs")
+    spec.write_text(text.replace("adam(lr=0.01)", "sgd(lr=1e30)"))
+    with pytest.raises(RunError) as e:
+        nnc.load(spec).fit(out=tmp_path / "bad")
+    assert e.value.code == "E501"
+    assert "epoch 1, step" in e.value.message
+    assert e.value.layer is not None and e.value.layer.startswith("dense_")
+    assert not (tmp_path / "bad" / "weights.npz").exists()
+
+
+def test_python_api_round_trip(spec, tmp_path):
+    model = nnc.load(spec)
+    model.fit(out=tmp_path / "run")
+    data = np.load(tmp_path / "blobs.npz")
+    probs = model.predict(data["x"][:7])
+    assert probs.shape == (7, 3) and probs.dtype == np.float32
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
+    logs = model.evaluate(tmp_path / "blobs.npz")
+    assert logs["samples"] == 240 and logs["accuracy"] > 0.9
+    assert np.array(logs["confusion"]["probs"]).sum() == 240
+    saved = model.save(tmp_path / "saved")
+    again = nnc.load(SPEC.replace('"blobs.npz"', f'"{tmp_path / "blobs.npz"}"')).load(saved)
+    np.testing.assert_array_equal(again.predict(data["x"][:7]), probs)
+
+
+def test_init_weights_that_do_not_match_are_refused(spec, tmp_path):
+    np.savez(tmp_path / "bad.npz", **{"dense_1.weight": np.zeros((5, 16), np.float32)})
+    with pytest.raises(RunError) as e:
+        nnc.load(spec).fit(out=tmp_path / "run", init_weights=tmp_path / "bad.npz")
+    assert e.value.code == "E420"
+    assert "dense_1.weight has shape [5, 16], the model needs [4, 16]" in e.value.message
+    assert "missing dense_1.bias" in e.value.message
