@@ -158,12 +158,12 @@ def _load_model(spec: str, overrides: tuple[str, ...]):
     _report(compiled.warnings)
     from nnc.model import Model
 
-    model = Model(compiled.program, open(spec, encoding="utf-8").read())
-    # A non-finite loss names a layer; its diagnostic points at the layer in the spec.
+    # A runtime error about a layer (a non-finite output, an op without a kernel) points at
+    # the layer in the spec.
     click.get_current_context().find_root().layer_spans = {
         n.name: n.span for n in compiled.program.graph.nodes
     }
-    return model
+    return Model(compiled.program, open(spec, encoding="utf-8").read())
 
 
 @main.command()
