@@ -181,6 +181,7 @@ def _load_model(spec: str, overrides: tuple[str, ...]):
 @click.option(
     "--resume", type=click.Path(file_okay=False, exists=True), help="Continue the run in this directory."
 )
+@click.option("--overwrite", is_flag=True, help="Replace a run already in --out instead of refusing.")
 @click.option(
     "--init-weights", type=click.Path(), help="Start from these weights (.npz, or a run directory)."
 )
@@ -188,7 +189,7 @@ def _load_model(spec: str, overrides: tuple[str, ...]):
 @click.option("--verbose", "-v", is_flag=True, help="Also print sizes, the run directory and the lr.")
 @_SET
 def train(
-    spec, data, epochs, batch_size, lr, seed, out, resume, init_weights, quiet, verbose, overrides
+    spec, data, epochs, batch_size, lr, seed, out, resume, overwrite, init_weights, quiet, verbose, overrides
 ) -> None:
     """Train SPEC and write a run directory: the spec, metrics.csv, checkpoint.npz, weights.npz
     and summary.json.
@@ -203,17 +204,21 @@ def train(
     model = _load_model(spec, overrides)
     progress = Progress(sys.stderr, verbosity=0 if quiet else 2 if verbose else 1)
     try:
-        model.fit(
-            data,
-            epochs=epochs,
-            batch_size=batch_size,
-            lr=lr,
-            seed=seed,
-            out=out,
-            resume=resume,
-            init_weights=init_weights,
-            progress=progress,
-        )
+        try:
+            model.fit(
+                data,
+                epochs=epochs,
+                batch_size=batch_size,
+                lr=lr,
+                seed=seed,
+                out=out,
+                overwrite=overwrite,
+                resume=resume,
+                init_weights=init_weights,
+                progress=progress,
+            )
+        finally:
+            progress.close()  # end a live bar's line before any message about why it stopped
     except Interrupted:
         click.echo("nnc: interrupted; checkpoint saved, continue with --resume", err=True)
         sys.exit(EXIT_INTERRUPTED)

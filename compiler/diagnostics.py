@@ -127,29 +127,32 @@ def did_you_mean(name: str, candidates) -> str | None:
 
 def from_run_error(error, spans: dict | None = None) -> Diagnostic:
     """A runtime refusal (nnc.runtime.errors.RunError) as a diagnostic. A file location becomes
-    a span over the offending cell, so a bad CSV cell is shown with its line and a caret;
+    a span over the offending cell, so a bad CSV cell is shown with its line and a caret (over
+    the whole line when the error has no column: a header with too few columns);
     `spans` maps layer names to spec spans for errors about a layer (a non-finite output)."""
     span = None
     layer = getattr(error, "layer", None)
     if spans and layer in spans:
         span = spans[layer]
     elif error.path is not None and error.line is not None:
-        span = _file_span(error.path, error.line, error.column or 1)
+        span = _file_span(error.path, error.line, error.column)
     return Diagnostic(error.code, error.message, span, error.help, path=error.path)
 
 
-def _file_span(path: str, line: int, column: int) -> Span | None:
+def _file_span(path: str, line: int, column: int | None) -> Span | None:
     from nnc.compiler.source import Source
 
     try:
-        text = open(path, encoding="utf-8", errors="replace").read()
+        # utf-8-sig, as the CSV loader decodes: a byte-order mark must not shift line 1's columns.
+        text = open(path, encoding="utf-8-sig", errors="replace").read()
     except OSError:
         return None
     source = Source(path, text)
-    start = source.offset(line, column)
+    start = source.offset(line, column or 1)
     if start is None:
         return None
     end = start
-    while end < len(text) and text[end] not in ",\n\r":
+    stops = "\n\r" if column is None else ",\n\r"
+    while end < len(text) and text[end] not in stops:
         end += 1
     return Span(source, start, max(end, start + 1))

@@ -131,16 +131,22 @@ class Model:
         lr: float | None = None,
         seed: int | None = None,
         out: str | Path | None = None,
+        overwrite: bool = False,
         resume: str | Path | None = None,
         init_weights: str | Path | None = None,
         progress: Progress | None = None,
     ) -> dict:
         """Train, writing a run directory (`out`, or runs/<spec name>), and return its summary.
-        With `resume`, continue the run in that directory exactly where it stopped."""
+        `overwrite` replaces a run already in `out`. With `resume`, continue the run in that
+        directory exactly where it stopped."""
         program = self.configured(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
         config = program.train
         progress = progress or Progress(_null_stream(), verbosity=0)
-        run = RunDir(resume) if resume is not None else RunDir.fresh(out, Path(program.path).stem)
+        run = (
+            RunDir(resume)
+            if resume is not None
+            else RunDir.fresh(out, Path(program.path).stem, overwrite=overwrite)
+        )
         meta = None
         if resume is not None:
             weights, extra, meta = run.load_checkpoint()

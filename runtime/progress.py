@@ -21,6 +21,7 @@ class Progress:
         self.color = self.live and "NO_COLOR" not in os.environ
         self.started = 0.0
         self.drawn = 0.0
+        self.bar = False  # a bar is on screen, its line not yet ended
 
     def info(self, message: str) -> None:
         if self.verbosity >= 1:
@@ -40,6 +41,7 @@ class Progress:
         if now - self.drawn < REDRAW_EVERY and batch < batches:
             return
         self.drawn = now
+        self.bar = True
         done = batch / batches
         eta = (now - self.started) / done * (1 - done)
         filled = int(BAR_WIDTH * done)
@@ -59,7 +61,15 @@ class Progress:
             parts.append(f"lr {logs['lr']:.3g}")
         parts.append(f"{seconds:.2f}s")
         line = "  ".join(parts)
+        self.bar = False
         self._write(("\r\x1b[2K" if self.live else "") + line + "\n")
+
+    def close(self) -> None:
+        """Ends the line of a bar that an error or Ctrl-C cut short, so that the message that
+        follows starts on a line of its own and the bar shows where training stopped."""
+        if self.bar:
+            self.bar = False
+            self._write("\n")
 
     def _write(self, text: str) -> None:
         self.stream.write(text)

@@ -29,6 +29,15 @@ from nnc.runtime.errors import RunError
 from nnc.runtime.files import read_npz, write_atomic, write_json, write_npz, write_text
 
 CHECKPOINT_FORMAT = 1
+RUN_FILES = (
+    "spec.nn",
+    "program.ir",
+    "model.json",
+    "metrics.csv",
+    "checkpoint.npz",
+    "weights.npz",
+    "summary.json",
+)
 
 
 class RunDir:
@@ -39,17 +48,21 @@ class RunDir:
         return self.path / name
 
     @staticmethod
-    def fresh(path: str | Path | None, stem: str) -> RunDir:
-        """A new run directory: `path`, which must not hold a run already, or the first free
-        runs/<stem>, runs/<stem>-2, ..."""
+    def fresh(path: str | Path | None, stem: str, *, overwrite: bool = False) -> RunDir:
+        """A new run directory: `path`, which must not hold a run already unless `overwrite`
+        says to replace it, or the first free runs/<stem>, runs/<stem>-2, ..."""
         if path is not None:
             run = RunDir(path)
-            if run.file("checkpoint.npz").exists():
+            if overwrite:
+                for name in RUN_FILES:
+                    run.file(name).unlink(missing_ok=True)
+            elif run.file("checkpoint.npz").exists():
                 raise RunError(
                     "E510",
                     f"{run.path} already holds a run",
                     path=str(run.path),
-                    help=f"continue it with --resume {run.path}, or choose another --out",
+                    help=f"continue it with --resume {run.path}, replace it with --overwrite, "
+                    "or choose another --out",
                 )
         else:
             candidate, k = Path("runs") / stem, 1
