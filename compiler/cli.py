@@ -146,6 +146,37 @@ def _check_one(spec: str, show_ir: bool, fmt: str, overrides: tuple[str, ...], i
     click.echo(format_program(compiled.program) if show_ir else summary, nl=False)
 
 
+_TARGET = click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="[NAME=]COLUMN",
+    help="Read a loss target from this data column (or .npz array) instead of the one the spec "
+    "names; NAME=COLUMN when the model has several targets. Repeatable.",
+)
+
+
+def _columns(model, targets: tuple[str, ...]) -> dict[str, str]:
+    """--target values as {spec target: data column}."""
+    inputs = {i.name for i in model.program.graph.inputs}
+    names = [n for n in dict.fromkeys(t.target for t in model.program.train.losses) if n not in inputs]
+    columns = {}
+    for text in targets:
+        name, eq, column = text.rpartition("=")
+        if not eq:
+            if len(names) != 1:
+                raise click.UsageError(
+                    f"--target {text}: the model has targets {', '.join(names)}; use NAME=COLUMN"
+                )
+            name = names[0]
+        if name not in names:
+            raise click.UsageError(
+                f"--target {text}: `{name}` is not a target of the model ({', '.join(names)})"
+            )
+        columns[name] = column
+    return columns
+
+
 def _report_run_error(error, spans=None) -> None:
     from nnc.compiler.diagnostics import from_run_error
 
@@ -187,9 +218,23 @@ def _load_model(spec: str, overrides: tuple[str, ...]):
 )
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 @click.option("--verbose", "-v", is_flag=True, help="Also print sizes, the run directory and the lr.")
+@_TARGET
 @_SET
 def train(
-    spec, data, epochs, batch_size, lr, seed, out, resume, overwrite, init_weights, quiet, verbose, overrides
+    spec,
+    data,
+    epochs,
+    batch_size,
+    lr,
+    seed,
+    out,
+    resume,
+    overwrite,
+    init_weights,
+    quiet,
+    verbose,
+    targets,
+    overrides,
 ) -> None:
     """Train SPEC and write a run directory: the spec, metrics.csv, checkpoint.npz, weights.npz
     and summary.json.
@@ -202,6 +247,7 @@ def train(
     if resume is not None and out is not None:
         raise click.UsageError("--resume continues the run in its own directory; leave out --out")
     model = _load_model(spec, overrides)
+    model.columns = _columns(model, targets)
     progress = Progress(sys.stderr, verbosity=0 if quiet else 2 if verbose else 1)
     try:
         try:
@@ -236,11 +282,13 @@ def train(
     "--data", type=click.Path(dir_okay=False), help="Data to evaluate on (default: the spec's data.test)."
 )
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@_TARGET
 @_SET
-def evaluate(spec, weights, data, fmt, overrides) -> None:
+def evaluate(spec, weights, data, fmt, targets, overrides) -> None:
     """Loss and metrics of trained weights on a data set, with a confusion matrix for each
     classification output."""
     model = _load_model(spec, overrides)
+    model.columns = _columns(model, targets)
     logs = model.load(weights).evaluate(data)
     if fmt == "json":
         click.echo(json.dumps(logs, indent=2))

@@ -53,6 +53,7 @@ class Model:
         self.labels: dict[str, list[str]] = {}
         self.standardizer = None
         self.history: list[dict] = []
+        self.columns: dict[str, str] = {}  # loss target -> data column or array, when they differ
         self.trained = False
 
     # ---- facts about the spec ---------------------------------------------------------
@@ -81,10 +82,9 @@ class Model:
         return format_program(program or self.program)
 
     # ---- data ---------------------------------------------------------------------------
-    def dataset(self, data, *, what: str = "data", fields=None, labels=None):
+    def dataset(self, data, *, what: str = "data", labels=None):
         """A Dataset from a path (relative to the working directory), a mapping of arrays, or
         None for the spec's own `data.train` (relative to the spec)."""
-        fields = fields or self.fields()
         if data is None:
             source = self.program.train.data.train
             if source is None:
@@ -94,10 +94,31 @@ class Model:
                     path=self.program.path,
                     help="add a data section to the spec, or pass --data FILE",
                 )
-            return datasets.load(source, self.root, fields, labels=labels)
-        if isinstance(data, dict):
-            return datasets.from_arrays(data, fields)
-        return datasets.load(str(data), Path.cwd(), fields, labels=labels)
+            return self.read(source, self.root, labels)
+        return self.read(data, Path.cwd(), labels)
+
+    def read(self, source, root: Path, labels=None):
+        """Reads the spec's fields from a file, an .npy mapping or a dict of arrays. Targets
+        are looked up under `self.columns` (spec target -> the file's column or array name,
+        `--target`) and come back under the spec's names."""
+        rename = self.columns
+        back = {column: name for name, column in rename.items()}
+        fields = [replace(f, name=rename.get(f.name, f.name)) for f in self.fields()]
+        labels = {rename.get(k, k): v for k, v in (labels or {}).items()}
+        if isinstance(source, dict) and not all(isinstance(v, str) for v in source.values()):
+            dataset = datasets.from_arrays(source, fields)
+        else:
+            dataset = datasets.load(
+                source if isinstance(source, dict) else str(source), root, fields, labels=labels
+            )
+        if not rename:
+            return dataset
+        return datasets.Dataset(
+            {back.get(k, k): v for k, v in dataset.arrays.items()},
+            dataset.n,
+            {back.get(k, k): v for k, v in dataset.labels.items()},
+            dataset.source,
+        )
 
     def _preprocess(self, dataset):
         return self.standardizer.apply(dataset) if self.standardizer is not None else dataset
@@ -219,7 +240,7 @@ class Model:
         train = self.dataset(data, what="training data")
         self.labels = dict(train.labels)
         if validation is None and t.data.validation is not None and data is None:
-            validation = datasets.load(t.data.validation, self.root, self.fields(), labels=self.labels)
+            validation = self.read(t.data.validation, self.root, self.labels)
         elif validation is not None:
             validation = self.dataset(validation, labels=self.labels)
         elif t.validation_split:
@@ -320,9 +341,7 @@ class Model:
         """Loss and metrics on a data set (the spec's test file by default), plus a confusion
         matrix (rows: true class, columns: predicted) for each classification output."""
         if data is None and self.program.train.data.test is not None:
-            dataset = datasets.load(
-                self.program.train.data.test, self.root, self.fields(), labels=self.labels
-            )
+            dataset = self.read(self.program.train.data.test, self.root, self.labels)
         else:
             dataset = self.dataset(data, labels=self.labels)
         dataset = self._preprocess(dataset)

@@ -195,3 +195,22 @@ def test_init_weights_that_do_not_match_are_refused(spec, tmp_path):
     assert e.value.code == "E420"
     assert "dense_1.weight has shape [5, 16], the model needs [4, 16]" in e.value.message
     assert "missing dense_1.bias" in e.value.message
+
+
+def test_targets_can_come_from_a_differently_named_column_with_string_labels(tmp_path):
+    rows = ["a,b,kind"] + [f"{i % 3},{(i * 7) % 5},{['cat', 'dog', 'fox'][i % 3]}" for i in range(60)]
+    (tmp_path / "animals.csv").write_text("\n".join(rows) + "\n")
+    spec = tmp_path / "animals.nn"
+    spec.write_text(
+        "model m {\n input x: float32[2]\n dense(8) -> relu\n dense(3) -> softmax as p\n}\n"
+        "loss cross_entropy(p, target=label)\noptimizer adam(lr=0.05)\n"
+        "train { epochs = 30; batch_size = 8; metrics = [accuracy] }\n"
+    )
+    model = nnc.load(spec)
+    model.columns = {"label": "kind"}
+    model.fit(tmp_path / "animals.csv", out=tmp_path / "run")
+    assert model.labels == {"label": ["cat", "dog", "fox"]}
+    assert model.evaluate(tmp_path / "animals.csv")["accuracy"] == 1.0
+    # The mapping travels with the run: a fresh model reads it back.
+    again = nnc.load(spec).load(tmp_path / "run")
+    assert again.labels == {"label": ["cat", "dog", "fox"]}
