@@ -65,7 +65,9 @@ class MetricSet:
             if config.name in CLASSIFICATION_METRICS:
                 terms = [t for t in losses if t.op.name in CLASSIFICATION_LOSSES]
             else:
-                terms = [t for t in losses if t.op.name not in CLASSIFICATION_LOSSES]
+                # mae/mse/rmse measure regression outputs; on a classifier alone they compare
+                # its probabilities with the one-hot target (mse is then the Brier score).
+                terms = [t for t in losses if t.op.name not in CLASSIFICATION_LOSSES] or list(losses)
             if not terms:
                 raise RunError("E502", f"metric `{config.name}` applies to none of the model's losses")
             for term in terms:

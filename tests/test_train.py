@@ -214,3 +214,25 @@ def test_targets_can_come_from_a_differently_named_column_with_string_labels(tmp
     # The mapping travels with the run: a fresh model reads it back.
     again = nnc.load(spec).load(tmp_path / "run")
     assert again.labels == {"label": ["cat", "dog", "fox"]}
+
+
+def test_binary_classifier_with_fused_sigmoid_and_global_penalties(tmp_path):
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((200, 2)).astype(np.float32)
+    y = (x[:, :1] * x[:, 1:] > 0).astype(np.float32)  # XOR of the signs
+    np.savez(tmp_path / "xor.npz", x=x, y=y)
+    spec = tmp_path / "xor.nn"
+    spec.write_text(
+        "model xor {\n input x: float32[2]\n dense(16) -> tanh\n dense(1) -> sigmoid as p\n}\n"
+        "loss binary_cross_entropy(p, target=y)\n"
+        "optimizer adam(lr=0.03, clip_norm=1.0, schedule=cosine(t_max=60, warmup=3))\n"
+        "train { epochs = 60; batch_size = 20; metrics = [accuracy, mse]; l2 = 1e-4 }\n"
+        'data { train = "xor.npz" }\n'
+    )
+    model = nnc.load(spec)
+    model.fit(out=tmp_path / "run")
+    assert model.history[-1]["accuracy"] > 0.9
+    assert model.history[0]["lr"] < model.history[3]["lr"]  # warm-up, then cosine decay
+    assert model.history[-1]["lr"] < model.history[3]["lr"]
+    probabilities = model.predict(x[:4])
+    assert probabilities.shape == (4, 1) and ((probabilities > 0) & (probabilities < 1)).all()
