@@ -1,0 +1,293 @@
+"""Reading a CSV file into a `Dataset`, refusing bad data at the line and column of the first
+bad cell. The header row names the columns; a field whose name is a column takes that column,
+and the one field that is not a column takes the others, in file order, reshaped row-major to
+its per-sample shape. A class target (int64 with `classes`) whose cells are not all numbers
+holds names: sorted, they become the indices 0..k-1, or a given mapping (the training data's)
+is applied. The error codes are listed in `nnc.runtime.data`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from nnc.runtime.dataset import DataError, Dataset, Field, first_true, shown_path
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+@dataclass
+class _Table:
+    """A parsed CSV: the header, data rows (blank lines dropped), and where each row starts."""
+
+    shown: str
+    lines: list[str]
+    header: list[str]
+    rows: list[list[str]]
+    starts: list[int]  # 1-based line of each data row
+    header_line: int
+
+    def where(self, r: int, j: int) -> tuple[int, int]:
+        """(line, column) of cell j of data row r (r = -1: the header)."""
+        line = self.starts[r] if r >= 0 else self.header_line
+        text = self.lines[line - 1].rstrip("\r\n")
+        offsets = _cell_offsets(text)
+        if j >= len(offsets):  # a short row: point past its end
+            return line, len(text) + 1
+        start, end = offsets[j], (offsets[j + 1] - 1 if j + 1 < len(offsets) else len(text))
+        cell = text[start:end]
+        if cell.strip():  # point at the value, not at the spaces before it
+            start += len(cell) - len(cell.lstrip(" \t"))
+        return line, start + 1
+
+    def error(self, code: str, r: int, j: int, message: str, help: str | None = None) -> DataError:
+        line, column = self.where(r, j)
+        name = self.header[j] if j < len(self.header) else f"#{j + 1}"
+        at = f"row {r + 1}, column `{name}`" if r >= 0 else f"header, column {j + 1}"
+        return DataError(code, f"{at}: {message}", path=self.shown, line=line, column=column, help=help)
+
+
+def _cell_offsets(text: str) -> list[int]:
+    """Where each cell of a CSV line starts, as the csv module splits it: a quote opens a
+    quoted cell only as its first character, and `""` inside one is a quote."""
+    offsets, quoted, at_start, closed = [0], False, True, False
+    for i, ch in enumerate(text):
+        if quoted:
+            quoted, closed = ch != '"', ch == '"'
+            continue
+        if ch == '"' and (at_start or closed):
+            quoted = True
+        elif ch == ",":
+            offsets.append(i + 1)
+            at_start, closed = True, False
+            continue
+        at_start, closed = False, False
+    return offsets
+
+
+def _read_table(path: Path) -> _Table:
+    shown = shown_path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise DataError("E404", f"cannot read `{path.name}`: {e.strerror}", path=shown) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise DataError(
+            "E404", f"`{path.name}` is not UTF-8 text: {e.reason}", path=shown, line=line, column=column
+        ) from None
+    lines = io.StringIO(text, newline="").readlines()
+    reader = csv.reader(lines)
+    rows, starts, previous = [], [], 0
+    try:
+        for row in reader:
+            if row and (len(row) > 1 or row[0].strip()):
+                rows.append(row)
+                starts.append(previous + 1)
+            previous = reader.line_num
+    except csv.Error as e:
+        raise DataError("E404", f"malformed CSV: {e}", path=shown, line=reader.line_num) from None
+    if not rows:
+        raise DataError(
+            "E405", f"`{path.name}` is empty: expected a header row and data rows", path=shown, line=None
+        )
+    table = _Table(shown, lines, [c.strip() for c in rows[0]], rows[1:], starts[1:], starts[0])
+    if not table.rows:
+        raise DataError(
+            "E405", f"`{path.name}` has a header but no data rows", path=shown, line=table.header_line
+        )
+    seen = set()
+    for j, name in enumerate(table.header):
+        if not name or name in seen:
+            problem = f"a second column named `{name}`" if name else "a column without a name"
+            raise table.error("E414", -1, j, problem, help="every column needs a name of its own")
+        seen.add(name)
+    return table
+
+
+def _assign(table: _Table, fields: list[Field]) -> list[tuple[Field, list[int]]]:
+    """Which columns each field takes: its own, or (the one field without a column) the rest."""
+    header, line = table.header, table.header_line
+    named = [f for f in fields if f.name in header]
+    rest = [f for f in fields if f.name not in header]
+    plan = [(f, [header.index(f.name)]) for f in named]
+    for f in named:
+        if f.size != 1:
+            raise table.error(
+                "E414",
+                -1,
+                header.index(f.name),
+                f"column `{f.name}` holds one value per sample, but `{f.name}` is {f.type}",
+                help="name its feature columns otherwise, or use an .npz archive",
+            )
+    left = [j for j in range(len(header)) if header[j] not in {f.name for f in named}]
+    missing = [f for f in rest if f.size == 1] if len(rest) > 1 else [f for f in rest if not left]
+    if missing:
+        names = ", ".join(f"`{f.name}`" for f in missing)
+        raise DataError(
+            "E401",
+            f"`{Path(table.shown).name}` has no column {names}",
+            path=table.shown,
+            line=line,
+            help=f"its columns: {', '.join(header[:12])}{', ...' if len(header) > 12 else ''}",
+        )
+    if len(rest) > 1:
+        raise DataError(
+            "E414",
+            "a CSV gives the features of one input; "
+            f"{', '.join(f'`{f.name}`' for f in rest)} all need feature columns",
+            path=table.shown,
+            line=line,
+            help='use an .npz archive, or a mapping {name: "file.npy"}, with one array per input',
+        )
+    if rest:
+        f = rest[0]
+        if len(left) != f.size:
+            raise DataError(
+                "E402",
+                f"expected {f.size} feature columns for input `{f.name}` {f.type}, received {len(left)}",
+                path=table.shown,
+                line=line,
+                help="the columns not named after a target or input are the features of "
+                f"`{f.name}`, in order",
+            )
+        plan.append((f, left))
+    elif left:
+        raise DataError(
+            "E402",
+            f"expected no feature columns, received {len(left)}: "
+            f"{', '.join(f'`{header[j]}`' for j in left[:5])}",
+            path=table.shown,
+            line=line,
+            help="every model input and target has a column of its own; remove the others",
+        )
+    return plan
+
+
+def _first_bad_cell(table: _Table, kinds: dict[int, str]) -> DataError | None:
+    """The first bad cell in file order. `kinds`: column -> float | int | text."""
+    width = len(table.header)
+    for r, row in enumerate(table.rows):
+        for j in range(width):
+            if j >= len(row) or not row[j].strip():
+                return table.error(
+                    "E406", r, j, "missing value", help="every row needs a value in every column"
+                )
+            kind, cell = kinds.get(j), row[j].strip()
+            if kind is None or kind == "text":
+                continue
+            try:
+                v = float(cell)
+            except ValueError:
+                return table.error("E407", r, j, f"non-numeric value {cell!r}; expected a number")
+            if not math.isfinite(v):
+                return table.error("E408", r, j, f"non-finite value {cell!r}; expected a finite number")
+            if kind == "float" and abs(v) > _FLOAT32_MAX:
+                return table.error("E408", r, j, f"value {cell!r} is beyond float32's range")
+            if kind == "int" and v != int(v):
+                return table.error("E412", r, j, f"expected an integer. Received: {cell!r}")
+        if len(row) > width:
+            return table.error("E414", r, width, f"row has {len(row)} cells; the header has {width} columns")
+    return None
+
+
+def _is_text(table: _Table, j: int) -> bool:
+    """Whether a class column holds names: some filled cell is not a number."""
+    cells = [c for row in table.rows if j < len(row) and (c := row[j].strip())]
+    try:
+        np.array(cells, dtype=str).astype(np.float64)
+    except ValueError:
+        return True
+    return False
+
+
+def _numbers(cells: np.ndarray, kinds: dict[int, str]) -> np.ndarray | None:
+    """The numeric columns as float64 (text columns hold 0), or None when some cell is bad."""
+    values = np.zeros(cells.shape)
+    numeric = [j for j, kind in kinds.items() if kind != "text"]
+    ints = [j for j, kind in kinds.items() if kind == "int"]
+    text = [j for j, kind in kinds.items() if kind == "text"]
+    try:
+        values[:, numeric] = cells[:, numeric].astype(np.float64)
+    except ValueError:
+        return None
+    if not np.isfinite(values).all() or (np.abs(values) > _FLOAT32_MAX).any():
+        return None
+    if (values[:, ints] != np.round(values[:, ints])).any() or (cells[:, text] == "").any():
+        return None
+    return values
+
+
+def read_csv(path: Path, fields: list[Field], labels: dict[str, list[str]]) -> Dataset:
+    """`fields` from the CSV file at `path`. `labels` are the training data's class names, for
+    files read after it (empty for the training data itself)."""
+    table = _read_table(path)
+    plan = _assign(table, fields)
+    kinds: dict[int, str] = {}  # column -> float | int | text
+    for f, columns in plan:
+        kind = "float" if f.dtype == "float32" else "int"
+        if f.classes is not None and len(columns) == 1 and (f.name in labels or _is_text(table, columns[0])):
+            kind = "text"
+        kinds.update(dict.fromkeys(columns, kind))
+    width, values = len(table.header), None
+    if all(len(row) == width for row in table.rows):
+        cells = np.char.strip(np.array(table.rows, dtype=str))  # (n, columns)
+        values = _numbers(cells, kinds)
+    if values is None:
+        error = _first_bad_cell(table, kinds)
+        raise error or DataError("E407", "a value is not a number", path=table.shown)
+    arrays, found = {}, {}
+    for f, columns in plan:
+        if kinds[columns[0]] == "text":
+            j = columns[0]
+            out, found[f.name] = _text_labels(table, cells[:, j], j, f, labels.get(f.name))
+        else:
+            out = values[:, columns].astype(np.float32 if f.dtype == "float32" else np.int64)
+            if f.classes is not None and (bad := (out < 0) | (out >= f.classes)).any():
+                r, i = first_true(bad)
+                raise table.error(
+                    "E409",
+                    r,
+                    columns[i],
+                    f"class index {out[r, i]} is out of range; expected an integer in [0, {f.classes})",
+                    help=f"the model has {f.classes} classes, numbered from 0",
+                )
+        arrays[f.name] = np.ascontiguousarray(out.reshape(len(table.rows), *f.shape))
+    return Dataset(arrays, len(table.rows), found, table.shown)
+
+
+def _text_labels(
+    table: _Table, column: np.ndarray, j: int, f: Field, given: list[str] | None
+) -> tuple[np.ndarray, list[str]]:
+    """Class names -> indices: the given mapping, or the sorted distinct names."""
+    names = list(given) if given is not None else sorted(set(column.tolist()))
+    ordered = np.array(names, dtype=str)
+    order = np.argsort(ordered, kind="stable")
+    pos = np.searchsorted(ordered[order], column).clip(0, len(names) - 1)
+    known = ordered[order][pos] == column
+    if not known.all():
+        r = int(np.argmax(~known))
+        raise table.error(
+            "E410",
+            r,
+            j,
+            f"unknown label {column[r]!r}; expected one of the training data's labels",
+            help=f"labels: {', '.join(names[:20])}{', ...' if len(names) > 20 else ''}",
+        )
+    index = order[pos]
+    if f.classes is not None and len(names) > f.classes:
+        r = int(np.argmax(index >= f.classes))
+        raise table.error(
+            "E409",
+            r,
+            j,
+            f"label {column[r]!r} is class {index[r]} of {len(names)}; the model has {f.classes} classes",
+            help=f"labels, sorted: {', '.join(names[:20])}{', ...' if len(names) > 20 else ''}",
+        )
+    return index.astype(np.int64), names
