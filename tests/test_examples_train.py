@@ -18,6 +18,10 @@ def test_digits_mlp_reaches_97_percent_on_the_held_out_split(tmp_path):
     logs = model.evaluate()  # the spec's test file: the fixed 20% held out
     assert logs["samples"] == 360
     assert logs["accuracy"] >= 0.97
+    # predict takes raw pixels: the training split's standardization travels with the model.
+    raw = model.read(model.program.train.data.test, model.root)
+    predicted = model.predict(raw.arrays["image"]).argmax(axis=1)
+    assert (predicted == raw.arrays["label"]).mean() == logs["accuracy"]
 
 
 def test_two_spirals_are_separated(tmp_path):

@@ -236,3 +236,43 @@ def test_binary_classifier_with_fused_sigmoid_and_global_penalties(tmp_path):
     assert model.history[-1]["lr"] < model.history[3]["lr"]
     probabilities = model.predict(x[:4])
     assert probabilities.shape == (4, 1) and ((probabilities > 0) & (probabilities < 1)).all()
+
+
+def test_a_non_finite_loss_keeps_the_last_good_checkpoint(spec, tmp_path):
+    model = nnc.load(spec)
+
+    class Corrupt(Progress):
+        """Overwrites a weight with NaN during epoch 2, as a diverging update would."""
+
+        def __init__(self):
+            super().__init__(open(os.devnull, "w"), verbosity=0)
+
+        def step(self, epoch, epochs, batch, batches, loss):
+            if (epoch, batch) == (2, 3):
+                model.plan.params.values["dense_1.weight"][0, 0] = np.nan
+
+    with pytest.raises(RunError) as e:
+        model.fit(out=tmp_path / "run", progress=Corrupt())
+    assert e.value.code == "E501"
+    assert "epoch 2, step 16 (batch 4 of 12)" in e.value.message
+    assert e.value.layer == "dense_1"
+    checkpoint = read_npz(tmp_path / "run" / "checkpoint.npz")
+    assert '"epoch": 1' in str(checkpoint["state:meta"])
+    assert all(np.isfinite(v).all() for k, v in checkpoint.items() if k != "state:meta")
+
+
+def test_a_validation_file_replaces_the_split(tmp_path):
+    write_blobs(tmp_path)
+    rng = np.random.default_rng(9)
+    label = rng.integers(0, 3, 50)
+    np.savez(tmp_path / "val.npz", x=rng.standard_normal((50, 4)).astype(np.float32), label=label)
+    spec = tmp_path / "v.nn"
+    spec.write_text(
+        SPEC.replace("    validation = 0.25\n", "").replace(
+            'data { train = "blobs.npz" }', 'data { train = "blobs.npz"; validation = "val.npz" }'
+        )
+    )
+    summary = nnc.load(spec).fit(out=tmp_path / "run")
+    # All 240 training samples are used (15 batches of 16), and val_ metrics exist.
+    assert summary["steps"] == 6 * 15
+    assert "val_accuracy" in summary["final"]
