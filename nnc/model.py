@@ -191,7 +191,7 @@ class Model:
         trainer = Trainer(self.plan, config, train.arrays, validation_set and validation_set.arrays, rng)
         if meta is not None:
             _restore(trainer, weights, extra, meta)
-            progress.info(f"resuming {run.path} at epoch {meta['epoch'] + 1}, step {meta['step']}")
+            progress.info(f"resuming {run.path} in epoch {meta['epoch'] + 1} after {meta['step']} steps")
         else:
             run.write_text("spec.nn", self.source)
             run.write_text("program.ir", self.ir_text(program))

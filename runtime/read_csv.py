@@ -277,7 +277,7 @@ def _text_labels(
             "E410",
             r,
             j,
-            f"unknown label {column[r]!r}; expected one of the training data's labels",
+            f"unknown label {str(column[r])!r}; expected one of the training data's labels",
             help=f"labels: {', '.join(names[:20])}{', ...' if len(names) > 20 else ''}",
         )
     index = order[pos]
