@@ -308,3 +308,134 @@ def evaluate(spec, weights, data, fmt, targets, overrides) -> None:
 
 def _target_of(model, output: str) -> str:
     return next(t.target for t in model.program.train.losses if t.prediction == output)
+
+
+@main.command()
+@click.argument("source", type=click.Path(exists=True))
+@click.option(
+    "--weights", type=click.Path(exists=True), help="A run directory or weights (when SOURCE is a spec)."
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="The .onnx file (default: RUN_DIR/model.onnx)."
+)
+@click.option("--opset", type=int, help="ONNX opset (default 17; 17 to 21).")
+@click.option("--outputs", help="Export a sub-graph ending at these values: NAME[,NAME...].")
+@click.option("--include-preprocessing", is_flag=True, help="Fold the input standardization into the graph.")
+@click.option("--no-verify", is_flag=True, help="Skip the export gate (validity, shapes, parity).")
+@_SET
+def export(source, weights, output, opset, outputs, include_preprocessing, no_verify, overrides) -> None:
+    """Export a trained model to ONNX: `nnc export RUN_DIR` or `nnc export SPEC --weights RUN_DIR`.
+
+    Unless --no-verify, the file is written only after the ONNX checker, shape inference and a
+    run through onnxruntime at batch sizes 1 and 7 agree with the NumPy runtime."""
+    from pathlib import Path
+
+    if Path(source).is_dir():
+        run = Path(source)
+        info = json.loads((run / "model.json").read_text()) if (run / "model.json").exists() else {}
+        spec = info.get("spec") if info.get("spec") and Path(info["spec"]).exists() else str(run / "spec.nn")
+        weights = weights or str(run)
+    else:
+        spec = source
+        if weights is None:
+            raise click.UsageError("exporting a spec needs --weights RUN_DIR (or export the run directory)")
+    default = Path(weights) / "model.onnx" if Path(weights).is_dir() else Path(Path(spec).stem + ".onnx")
+    model = _load_model(spec, overrides).load(weights)
+    names = tuple(n.strip() for n in outputs.split(",") if n.strip()) if outputs else ()
+    path = model.export(
+        output or default,
+        opset=opset,
+        outputs=names,
+        include_preprocessing=include_preprocessing,
+        verify=not no_verify,
+    )
+    click.echo(f"wrote {path}" + ("" if no_verify else " (verified against the NumPy runtime)"), err=True)
+
+
+@main.command()
+@click.argument("model_path", metavar="MODEL.onnx", type=click.Path(dir_okay=False), required=False)
+@click.option("--data", type=click.Path(dir_okay=False), help="Inputs: .csv, .npz (or .npy for one input).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="predictions.csv, .npy or .npz (default: CSV on stdout).",
+)
+@click.option(
+    "--provider", default="cpu", show_default=True, help="Execution provider: cpu, cuda, tensorrt, ..."
+)
+@click.option("--list-providers", is_flag=True, help="List the execution providers available here and exit.")
+@click.option("--threads", type=click.IntRange(1), help="Threads onnxruntime may use.")
+@click.option("--batch-size", type=click.IntRange(1), default=1024, show_default=True)
+def predict(model_path, data, output, provider, list_providers, threads, batch_size) -> None:
+    """Run MODEL.onnx (from `nnc export`) through onnxruntime on --data.
+
+    Class labels and input standardization come from the model's metadata. An unavailable
+    --provider is an error, never a silent fall-back to CPU."""
+    from nnc.runtime.predict import Predictor, available_providers
+
+    if list_providers:
+        click.echo("\n".join(available_providers()))
+        return
+    if model_path is None or data is None:
+        raise click.UsageError("nnc predict needs MODEL.onnx and --data FILE")
+    predictor = Predictor(model_path, provider=provider, threads=threads)
+    arrays = _read_inputs(predictor, data)
+    live = sys.stderr.isatty()
+
+    def on_batch(done, total):
+        if live:
+            click.echo(f"\r{done}/{total} samples", err=True, nl=done == total)
+
+    outputs = predictor.run(arrays, batch_size=batch_size, on_batch=on_batch)
+    _write_predictions(predictor, outputs, output)
+
+
+def _read_inputs(predictor, path: str) -> dict:
+    from pathlib import Path
+
+    import numpy as np
+    from nnc.compiler.data_names import names_in_file
+    from nnc.runtime import data as datasets
+
+    fields = [datasets.Field(n, np.dtype(d).name, s) for n, d, s in predictor.inputs]
+    if path.lower().endswith(".npy") and len(fields) == 1:
+        source = {fields[0].name: str(Path(path).resolve())}
+    else:
+        source = path
+        present = names_in_file(Path(path)) or []
+        # A labelled file (a test split) is fine: its target columns are read past.
+        for name, t in predictor.targets.items():
+            if name in present:
+                fields.append(datasets.Field(name, t["dtype"], tuple(t["shape"]), t["classes"]))
+    dataset = datasets.load(source, Path.cwd(), fields, labels=predictor.labels)
+    return {n: dataset.arrays[n] for n, _, _ in predictor.inputs}
+
+
+def _write_predictions(predictor, outputs: dict, path: str | None) -> None:
+    import csv
+    import io
+    from pathlib import Path
+
+    import numpy as np
+    from nnc.runtime.files import write_atomic, write_npz, write_text
+    from nnc.runtime.predict import table
+
+    if path is not None and path.lower().endswith(".npy"):
+        if len(outputs) != 1:
+            raise click.UsageError(f"the model has {len(outputs)} outputs; write .npz or .csv")
+        write_atomic(Path(path), lambda f: np.save(f, next(iter(outputs.values()))))
+        return
+    if path is not None and path.lower().endswith(".npz"):
+        write_npz(Path(path), outputs)
+        return
+    header, columns = table(predictor, outputs)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for row in zip(*columns, strict=True):
+        writer.writerow([f"{v:.6g}" if isinstance(v, float | np.floating) else v for v in row])
+    if path is None:
+        click.echo(out.getvalue(), nl=False)
+    else:
+        write_text(Path(path), out.getvalue())

@@ -14,3 +14,11 @@ def load(spec, overrides=()):
     from nnc.model import load as _load
 
     return _load(spec, overrides)
+
+
+def predict(model_path, x, provider="cpu", batch_size=1024):
+    """Run an exported .onnx model through onnxruntime: an array (or a dict by input name) in,
+    an array (or a dict by output name) out. See nnc.runtime.predict."""
+    from nnc.runtime.predict import predict as _predict
+
+    return _predict(model_path, x, provider=provider, batch_size=batch_size)

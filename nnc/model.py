@@ -54,6 +54,7 @@ class Model:
         self.standardizer = None
         self.history: list[dict] = []
         self.columns: dict[str, str] = {}  # loss target -> data column or array, when they differ
+        self.summary: dict = {}  # the training summary, exported with the model
         self.trained = False
 
     # ---- facts about the spec ---------------------------------------------------------
@@ -231,6 +232,7 @@ class Model:
             reason += f"; restored the weights of epoch {state.best_epoch}"
         run.write_weights(self.plan.params.to_dict())
         summary = self._summary(program, state, fingerprint, time.perf_counter() - started, run)
+        self.summary = summary
         run.write_json("summary.json", summary)
         progress.info(f"{reason}; weights in {run.file('weights.npz')}")
         return summary
@@ -279,6 +281,7 @@ class Model:
     def _model_info(self) -> dict:
         g = self.program.graph
         info = {
+            "spec": str(Path(self.program.path).resolve()),
             "inputs": {i.name: str(i.type) for i in g.inputs},
             "outputs": {name: str(g.type_of(name)) for name in g.outputs},
             "labels": self.labels,
@@ -315,6 +318,8 @@ class Model:
         path = Path(path)
         folder = path if path.is_dir() else None
         self.plan.params.load(_weights_from(path), path=str(path))
+        if folder is not None and (folder / "summary.json").exists():
+            self.summary = RunDir(folder).read_json("summary.json")
         if folder is not None and (folder / "model.json").exists():
             info = RunDir(folder).read_json("model.json")
             self.labels = info.get("labels", {})
@@ -336,6 +341,65 @@ class Model:
         run.write_text("spec.nn", self.source)
         run.write_text("program.ir", self.ir_text())
         return run.path
+
+    def export(
+        self,
+        path: str | Path,
+        *,
+        opset: int | None = None,
+        outputs: tuple[str, ...] = (),
+        include_preprocessing: bool = False,
+        verify: bool = True,
+    ) -> Path:
+        """Writes the model as ONNX (inference mode, trained weights), after the export gate
+        (see compiler/verify_onnx.py) unless `verify` is False. `outputs` exports a sub-graph;
+        `include_preprocessing` folds the standardization in, so raw features go in."""
+        from nnc.compiler.to_onnx import metadata, resolve_outputs, to_onnx
+        from nnc.compiler.verify_onnx import verify as verify_model
+        from nnc.runtime.files import write_atomic
+        from nnc.runtime.onnx_graph import DEFAULT_OPSET
+
+        s = self.standardizer
+        stats = {name: (s.mean[name], s.std[name]) for name in s.mean} if s is not None else {}
+        folded = stats if include_preprocessing else None
+        meta = metadata(
+            spec_hash=_hash(self.ir_text()),
+            labels=self.labels,
+            standardize={k: {"mean": m.tolist(), "std": d.tolist()} for k, (m, d) in stats.items()},
+            summary=self.summary,
+            folded=include_preprocessing,
+            outputs=self._output_kinds(),
+            targets={
+                f.name: {"dtype": f.dtype, "shape": list(f.shape), "classes": f.classes}
+                for f in self.fields()
+                if f.name not in {i.name for i in self.program.graph.inputs}
+            },
+        )
+        model, values = to_onnx(
+            self.program,
+            self.plan.params.to_dict(),
+            opset=opset or DEFAULT_OPSET,
+            outputs=outputs,
+            standardize=folded,
+            metadata=meta,
+        )
+        if verify:
+            output_values = resolve_outputs(self.program.graph, outputs)
+            verify_model(model, values, self.program, self.plan, output_values, standardize=folded)
+        path = Path(path)
+        write_atomic(path, lambda f: f.write(model.SerializeToString()))
+        return path
+
+    def _output_kinds(self) -> dict:
+        """For predict's CSV: which outputs are classifiers, of which target, as logits or not."""
+        kinds = {}
+        for term in self.plan.losses:
+            kind = CLASSIFICATION_LOSSES.get(term.op.name, "regression")
+            logits = term.prediction == term.input and (
+                term.op.name == "cross_entropy" or bool(term.attrs.get("from_logits"))
+            )
+            kinds[term.prediction] = {"kind": kind, "target": term.target, "logits": logits}
+        return kinds
 
     def evaluate(self, data=None) -> dict:
         """Loss and metrics on a data set (the spec's test file by default), plus a confusion

@@ -276,3 +276,33 @@ def test_a_validation_file_replaces_the_split(tmp_path):
     # All 240 training samples are used (15 batches of 16), and val_ metrics exist.
     assert summary["steps"] == 6 * 15
     assert "val_accuracy" in summary["final"]
+
+
+def test_run_directory_refusals(spec, tmp_path):
+    nnc.load(spec).fit(out=tmp_path / "run", epochs=1)
+    with pytest.raises(RunError) as e:
+        nnc.load(spec).fit(out=tmp_path / "run", epochs=1)
+    assert e.value.code == "E510" and "--overwrite" in e.value.help
+    nnc.load(spec).fit(out=tmp_path / "run", epochs=1, overwrite=True)
+    # A finished run whose summary was damaged: reading it is a located refusal.
+    (tmp_path / "run" / "summary.json").write_text("{not json")
+    with pytest.raises(RunError) as e:
+        nnc.load(spec).fit(resume=tmp_path / "run", epochs=1)
+    assert e.value.code == "E512"
+    # A torn weights file.
+    (tmp_path / "torn.npz").write_bytes((tmp_path / "run" / "weights.npz").read_bytes()[:100])
+    with pytest.raises(RunError) as e:
+        nnc.load(spec).load(tmp_path / "torn.npz")
+    assert e.value.code == "E421"
+
+
+def test_metrics_without_a_loss_to_measure_are_refused(tmp_path):
+    write_blobs(tmp_path)
+    spec = tmp_path / "noloss.nn"
+    spec.write_text(
+        "model m {\n input x: float32[4]\n dense(3) as y\n}\n"
+        'train { metrics = [mae] }\ndata { train = "blobs.npz" }\n'
+    )
+    with pytest.raises(RunError) as e:
+        nnc.load(spec).fit(out=tmp_path / "run")
+    assert e.value.code == "E502"

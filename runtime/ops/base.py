@@ -14,6 +14,8 @@ the parameters following the data inputs in the order `params` lists them.
   input, or a frozen layer's weights).
 - A loss is forward(ctx, prediction, target, **attrs) -> (scalar loss, cache) and
   backward(ctx, dloss, cache, **attrs) -> (dprediction,): the target gets no gradient.
+- to_onnx(g, *input_names, **attrs) -> output name: the op in inference mode as ONNX nodes,
+  added through `g` (runtime/onnx_graph.py); parameters arrive as initializer names.
 Kernels keep the dtype they are given (float32 in training, float64 in the gradient checks):
 constants are made with `x.dtype`, never as Python floats that would promote an array."""
 
@@ -102,6 +104,9 @@ class OpDef:
     forward: Callable[..., tuple[Any, Any]] | None = None  # (ctx, *inputs, **attrs) -> (y, cache)
     backward: Callable[..., tuple] | None = None  # (ctx, dy, cache, **attrs) -> input grads
     samples: Callable[..., Any] | None = None  # (rng) -> iterable of Sample
+    # (g: runtime.onnx_graph.OnnxGraph, *input value names, **attrs) -> output value name;
+    # inference semantics (dropout is the identity). Losses have none: they are not exported.
+    to_onnx: Callable[..., str] | None = None
 
     def input_dtype(self, index: int) -> str:
         return self.input_dtypes[min(index, len(self.input_dtypes) - 1)]

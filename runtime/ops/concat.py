@@ -32,6 +32,10 @@ def backward(ctx, dy, splits, *, axis):
     return tuple(dx if ctx.wants(i) else None for i, dx in enumerate(parts))
 
 
+def to_onnx(g, *xs, axis):
+    return g.node("Concat", list(xs), axis=axis)
+
+
 def samples(rng):
     yield Sample((rng.standard_normal((2, 3)), rng.standard_normal((2, 5))), {"axis": -1})
     yield Sample(
@@ -50,5 +54,6 @@ OP = OpDef(
     attrs=(Arg("axis", Int(), -1, "axis to join along"),),
     forward=forward,
     backward=backward,
+    to_onnx=to_onnx,
     samples=samples,
 )

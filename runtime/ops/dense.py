@@ -48,6 +48,12 @@ def backward(ctx, dy, cache, *, units, bias):
     return dx, dw, dy2.sum(axis=0) if ctx.wants(2) else None
 
 
+def to_onnx(g, x, w, b=None, *, units, bias):
+    # NOTE: Gemm is 2-D only; MatMul broadcasts over leading axes, so (N, T, D) works too.
+    y = g.node("MatMul", [x, w])
+    return g.node("Add", [y, b]) if b is not None else y
+
+
 def samples(rng):
     yield Sample(
         (rng.standard_normal((3, 4)), rng.standard_normal((4, 5)), rng.standard_normal(5)),
@@ -67,5 +73,6 @@ OP = OpDef(
     flops=flops,
     forward=forward,
     backward=backward,
+    to_onnx=to_onnx,
     samples=samples,
 )

@@ -23,6 +23,10 @@ def backward(ctx, dy, keep, *, rate):
     return (dy * keep * np.asarray(1 / (1 - rate), dy.dtype),)
 
 
+def to_onnx(g, x, *, rate):
+    return g.node("Identity", [x])  # inference: the identity (ONNX Dropout is not exported)
+
+
 def samples(rng):
     yield Sample((rng.standard_normal((4, 6)),), {"rate": 0.3})
 
@@ -34,5 +38,6 @@ OP = OpDef(
     attrs=(Arg("rate", Float(0, 1, max_open=True), doc="fraction of elements zeroed"),),
     forward=forward,
     backward=backward,
+    to_onnx=to_onnx,
     samples=samples,
 )

@@ -18,6 +18,10 @@ def backward(ctx, dy, cache, *, alpha):
     return (np.where(positive, dy, dy * (y + alpha)),)
 
 
+def to_onnx(g, x, *, alpha):
+    return g.node("Elu", [x], alpha=float(alpha))
+
+
 def samples(rng):
     x = 2 * rng.standard_normal((3, 5))
     yield Sample((np.where(np.abs(x) < 0.05, 0.5, x),), {"alpha": 1.0})
@@ -31,5 +35,6 @@ OP = OpDef(
     attrs=(Arg("alpha", Float(0, min_open=True), 1.0, "value approached as x -> -inf is -alpha"),),
     forward=forward,
     backward=backward,
+    to_onnx=to_onnx,
     samples=samples,
 )

@@ -17,8 +17,12 @@ def backward(ctx, dy, x_shape):
     return (dy.reshape(x_shape),)
 
 
+def to_onnx(g, x):
+    return g.node("Flatten", [x], axis=1)
+
+
 def samples(rng):
     yield Sample((rng.standard_normal((2, 3, 2, 2)),))
 
 
-OP = OpDef("flatten", __doc__, shape, forward=forward, backward=backward, samples=samples)
+OP = OpDef("flatten", __doc__, shape, forward=forward, backward=backward, to_onnx=to_onnx, samples=samples)

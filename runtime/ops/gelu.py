@@ -75,6 +75,20 @@ def backward(ctx, dy, cache, *, approximate):
     return (dy * (c + x * pdf),)
 
 
+def to_onnx(g, x, *, approximate):
+    if g.opset >= 20:  # Gelu is an ONNX op from opset 20; below it, the formula in primitives
+        return g.node("Gelu", [x], approximate=approximate)
+    if approximate == "tanh":
+        x3 = g.node("Mul", [x, g.node("Mul", [x, x])])
+        inner = g.node("Add", [x, g.node("Mul", [g.const(0.044715), x3])])
+        t = g.node("Tanh", [g.node("Mul", [g.const(_SQRT_2_OVER_PI), inner])])
+        half_x = g.node("Mul", [g.const(0.5), x])
+        return g.node("Mul", [half_x, g.node("Add", [g.const(1.0), t])])
+    e = g.node("Erf", [g.node("Mul", [x, g.const(math.sqrt(0.5))])])
+    cdf = g.node("Mul", [g.const(0.5), g.node("Add", [g.const(1.0), e])])
+    return g.node("Mul", [x, cdf])
+
+
 def samples(rng):
     # every branch of erf(x / sqrt 2): |x| <= 0.66, <= 5.66 and beyond
     tails = np.array([-7.0, -4.0, -0.3, 0.1, 0.6, 1.0, 3.0, 6.5])
@@ -90,5 +104,6 @@ OP = OpDef(
     attrs=(Arg("approximate", Choice(("none", "tanh")), "none", "exact erf or the tanh formula"),),
     forward=forward,
     backward=backward,
+    to_onnx=to_onnx,
     samples=samples,
 )

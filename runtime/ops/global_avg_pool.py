@@ -22,9 +22,16 @@ def backward(ctx, dy, x_shape):
     return (dx,)
 
 
+def to_onnx(g, x):
+    y = g.node("GlobalAveragePool", [x])  # (N, C, 1, ...)
+    return g.node("Flatten", [y], axis=1)  # (N, C)
+
+
 def samples(rng):
     yield Sample((rng.standard_normal((2, 3, 4)),))
     yield Sample((rng.standard_normal((2, 2, 3, 3)),))
 
 
-OP = OpDef("global_avg_pool", __doc__, shape, forward=forward, backward=backward, samples=samples)
+OP = OpDef(
+    "global_avg_pool", __doc__, shape, forward=forward, backward=backward, to_onnx=to_onnx, samples=samples
+)

@@ -25,10 +25,21 @@ def backward(ctx, dy, cache):
     return (dx.reshape(x_shape),)
 
 
+def to_onnx(g, x):
+    # NOTE: not GlobalMaxPool: onnx's ReferenceEvaluator (up to 1.23 at least) reduces over C too
+    # on (N, C, L) inputs (onnx/onnx#7682). Rows of positions, then a max over each row:
+    flat = g.node("Reshape", [x, g.const([0, 0, -1], hint="shape")])  # (N, C, positions)
+    if g.opset >= 18:  # ReduceMax takes its axes as an input from opset 18
+        return g.node("ReduceMax", [flat, g.const([-1], hint="axes")], keepdims=0)  # (N, C)
+    return g.node("ReduceMax", [flat], axes=[-1], keepdims=0)
+
+
 def samples(rng):
     # distinct values: a tie would make the max non-differentiable
     yield Sample((rng.permutation(24).reshape(2, 3, 4) / 7.0,))
     yield Sample((rng.permutation(36).reshape(2, 2, 3, 3) / 5.0 - 3,))
 
 
-OP = OpDef("global_max_pool", __doc__, shape, forward=forward, backward=backward, samples=samples)
+OP = OpDef(
+    "global_max_pool", __doc__, shape, forward=forward, backward=backward, to_onnx=to_onnx, samples=samples
+)

@@ -45,6 +45,10 @@ def backward(ctx, dy, cache, *, epsilon):
     return dx, dscale, dbias
 
 
+def to_onnx(g, x, scale, bias, *, epsilon):
+    return g.node("LayerNormalization", [x, scale, bias], axis=-1, epsilon=float(epsilon))
+
+
 def samples(rng):
     x = rng.standard_normal((3, 5))
     yield Sample((x, 1 + 0.5 * rng.standard_normal(5), rng.standard_normal(5)), {"epsilon": 1e-5})
@@ -60,5 +64,6 @@ OP = OpDef(
     params=params,
     forward=forward,
     backward=backward,
+    to_onnx=to_onnx,
     samples=samples,
 )

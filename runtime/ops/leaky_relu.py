@@ -15,6 +15,10 @@ def backward(ctx, dy, positive, *, alpha):
     return (np.where(positive, dy, alpha * dy),)
 
 
+def to_onnx(g, x, *, alpha):
+    return g.node("LeakyRelu", [x], alpha=float(alpha))
+
+
 def samples(rng):
     x = rng.standard_normal((3, 5))
     yield Sample((np.where(np.abs(x) < 0.05, -0.5, x),), {"alpha": 0.2})
@@ -27,5 +31,6 @@ OP = OpDef(
     attrs=(Arg("alpha", Float(0), 0.01, "slope for x < 0"),),
     forward=forward,
     backward=backward,
+    to_onnx=to_onnx,
     samples=samples,
 )

@@ -29,6 +29,13 @@ def backward(ctx, dy, xs):
     return tuple(grads)
 
 
+def to_onnx(g, *xs):
+    y = g.node("Mul", [xs[0], xs[1]])
+    for x in xs[2:]:
+        y = g.node("Mul", [y, x])
+    return y
+
+
 def samples(rng):
     yield Sample((rng.standard_normal((3, 4)), rng.standard_normal((3, 4))))
     yield Sample(tuple(rng.standard_normal((2, 3, 2)) for _ in range(3)))
@@ -43,5 +50,6 @@ OP = OpDef(
     max_inputs=None,
     forward=forward,
     backward=backward,
+    to_onnx=to_onnx,
     samples=samples,
 )

@@ -13,10 +13,14 @@ def backward(ctx, dy, positive):
     return (dy * positive,)
 
 
+def to_onnx(g, x):
+    return g.node("Relu", [x])
+
+
 def samples(rng):
     x = rng.standard_normal((3, 5))
     # finite differences need points away from the kink at 0
     yield Sample((np.where(np.abs(x) < 0.05, 0.5, x),))
 
 
-OP = OpDef("relu", __doc__, elementwise, forward=forward, backward=backward, samples=samples)
+OP = OpDef("relu", __doc__, elementwise, forward=forward, backward=backward, to_onnx=to_onnx, samples=samples)

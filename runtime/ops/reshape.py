@@ -37,6 +37,11 @@ def backward(ctx, dy, x_shape, *, shape):
     return (dy.reshape(x_shape),)
 
 
+def to_onnx(g, x, *, shape):
+    # NOTE: 0 copies the input's batch size (allowzero=0, the default), so the batch stays dynamic.
+    return g.node("Reshape", [x, g.const([0, *shape], hint="shape")])
+
+
 def samples(rng):
     yield Sample((rng.standard_normal((2, 12)),), {"shape": (3, -1)})
     yield Sample((rng.standard_normal((2, 3, 4)),), {"shape": (2, 6)})
@@ -49,5 +54,6 @@ OP = OpDef(
     attrs=(Arg("shape", Shape(), doc="per-sample target shape"),),
     forward=forward,
     backward=backward,
+    to_onnx=to_onnx,
     samples=samples,
 )

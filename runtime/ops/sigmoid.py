@@ -15,8 +15,14 @@ def backward(ctx, dy, y):
     return (dy * y * (1 - y),)
 
 
+def to_onnx(g, x):
+    return g.node("Sigmoid", [x])
+
+
 def samples(rng):
     yield Sample((3 * rng.standard_normal((3, 5)),))
 
 
-OP = OpDef("sigmoid", __doc__, elementwise, forward=forward, backward=backward, samples=samples)
+OP = OpDef(
+    "sigmoid", __doc__, elementwise, forward=forward, backward=backward, to_onnx=to_onnx, samples=samples
+)

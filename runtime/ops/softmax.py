@@ -21,6 +21,10 @@ def backward(ctx, dy, y, *, axis):
     return (y * (dy - (dy * y).sum(axis=axis, keepdims=True)),)
 
 
+def to_onnx(g, x, *, axis):
+    return g.node("Softmax", [x], axis=axis)
+
+
 def samples(rng):
     yield Sample((rng.standard_normal((3, 4)),), {"axis": -1})
     yield Sample((rng.standard_normal((2, 3, 4)),), {"axis": 1})
@@ -33,5 +37,6 @@ OP = OpDef(
     attrs=(Arg("axis", Int(), -1, "axis that sums to 1"),),
     forward=forward,
     backward=backward,
+    to_onnx=to_onnx,
     samples=samples,
 )

@@ -13,8 +13,12 @@ def backward(ctx, dy, y):
     return (dy * (1 - y * y),)
 
 
+def to_onnx(g, x):
+    return g.node("Tanh", [x])
+
+
 def samples(rng):
     yield Sample((2 * rng.standard_normal((3, 5)),))
 
 
-OP = OpDef("tanh", __doc__, elementwise, forward=forward, backward=backward, samples=samples)
+OP = OpDef("tanh", __doc__, elementwise, forward=forward, backward=backward, to_onnx=to_onnx, samples=samples)

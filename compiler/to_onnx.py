@@ -1,0 +1,139 @@
+"""IR + trained weights -> an ONNX model, in inference mode. Each node is lowered by its op's
+`to_onnx`; parameters become initializers named `<layer>.<param>`; the graph's inputs and
+outputs keep the spec's names, with a dynamic batch dimension. Nodes carry the spec layer in
+their names and, as doc strings, the layer's location in the spec.
+
+Everything `nnc predict` needs travels in `metadata_props`: the spec hash, class labels, the
+input standardization and the training summary (JSON strings)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from nnc.runtime.errors import RunError
+from nnc.runtime.onnx_graph import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, OnnxGraph
+from nnc.runtime.ops import OPS
+
+IR_VERSION = 10  # onnx 1.23 stamps 14 by default, which onnxruntime 1.31 refuses (max 13)
+DTYPES = {"float32": 1, "int64": 7}  # onnx.TensorProto.FLOAT, INT64
+
+
+class NotExportable(RunError):
+    def __init__(self, layer: str, op: str):
+        super().__init__(
+            "E530",
+            f"layer `{layer}` uses {op}, which has no ONNX lowering yet; no file was written",
+            help="export a sub-graph that avoids it with --outputs, or wait for its lowering",
+        )
+        self.layer = layer
+
+
+def check_opset(opset: int) -> None:
+    if not MIN_OPSET <= opset <= MAX_OPSET:
+        raise RunError(
+            "E531",
+            f"opset {opset} is outside the supported range {MIN_OPSET}..{MAX_OPSET}",
+            help=f"the default is {DEFAULT_OPSET}",
+        )
+
+
+def needed_nodes(graph, outputs) -> list:
+    """The nodes the requested outputs depend on, in graph order."""
+    wanted = set(outputs)
+    for node in reversed(graph.nodes):
+        if node.name in wanted:
+            wanted.update(node.inputs)
+    return [n for n in graph.nodes if n.name in wanted]
+
+
+def resolve_outputs(graph, names) -> tuple[str, ...]:
+    """Output names (model-level names, `as` names) -> graph values; unknown ones refused."""
+    if not names:
+        return tuple(graph.outputs)
+    out = []
+    for name in names:
+        value = graph.names.get(name, name)
+        if graph.producer(value) is None:
+            known = ", ".join(sorted(n for n in graph.names if graph.producer(graph.names[n])))
+            raise RunError("E533", f"the model has no value `{name}` to export", help=f"values: {known}")
+        out.append(value)
+    return tuple(out)
+
+
+def to_onnx(
+    program,
+    weights: dict[str, np.ndarray],
+    *,
+    opset: int = DEFAULT_OPSET,
+    outputs: tuple[str, ...] = (),
+    standardize: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+    metadata: dict[str, str] | None = None,
+):
+    """(ModelProto, {IR value: ONNX value}). `standardize` maps input names to (mean, std)
+    folded into the graph, so raw features go in (`--include-preprocessing`). The value map
+    lets the export gate compare every layer when outputs diverge."""
+    from onnx import helper
+
+    from nnc import __version__
+
+    check_opset(opset)
+    graph = program.graph
+    output_values = resolve_outputs(graph, outputs)
+    g = OnnxGraph(opset)
+    values: dict[str, str] = {}
+    inputs = []
+    for i in graph.inputs:
+        g.reserve(i.name)
+        inputs.append(helper.make_tensor_value_info(i.name, DTYPES[i.type.dtype], ["N", *i.type.shape[1:]]))
+        values[i.name] = i.name
+        if standardize and i.name in standardize:
+            mean, std = standardize[i.name]
+            g.layer, g.doc = f"standardize_{i.name}", f"(x - mean) / std of input {i.name}"
+            centered = g.node("Sub", [i.name, g.const(mean, np.float32, "mean")])
+            values[i.name] = g.node("Div", [centered, g.const(std, np.float32, "std")])
+    for out in output_values:
+        g.reserve(out)
+    for node in needed_nodes(graph, output_values):
+        op = OPS[node.op]
+        if op.to_onnx is None:
+            raise NotExportable(node.name, node.op)
+        g.layer = node.name
+        g.doc = f"{node.op} at {node.span.source.path}:{node.span.line}:{node.span.column}"
+        params = [g.initializer(key, weights[key].astype(np.float32)) for key in node.params]
+        values[node.name] = op.to_onnx(g, *(values[x] for x in node.inputs), *params, **node.attrs)
+    outputs_info = []
+    g.layer, g.doc = "", ""
+    for out in output_values:
+        # The graph output carries the spec's name; an Identity renames the last node's value.
+        g.node("Identity", [values[out]], name=out)
+        t = graph.type_of(out)
+        outputs_info.append(helper.make_tensor_value_info(out, DTYPES[t.dtype], ["N", *t.shape[1:]]))
+    onnx_graph = helper.make_graph(g.nodes, graph.name, inputs, outputs_info, initializer=g.initializers)
+    model = helper.make_model(
+        onnx_graph,
+        opset_imports=[helper.make_opsetid("", opset)],
+        producer_name="nnc",
+        producer_version=__version__,
+        model_version=1,
+        doc_string=f"{graph.name}, exported by nnc from {program.path}",
+    )
+    model.ir_version = IR_VERSION
+    helper.set_model_props(model, metadata or {})
+    return model, values
+
+
+def metadata(
+    *, spec_hash: str, labels: dict, standardize: dict, summary: dict, folded: bool, outputs: dict, targets
+) -> dict:
+    """metadata_props as strings: what `nnc predict` reads back."""
+    return {
+        "nnc.spec_hash": spec_hash,
+        "nnc.labels": json.dumps(labels),
+        # When folded into the graph, predict must not apply the statistics a second time.
+        "nnc.standardize": json.dumps({} if folded else standardize),
+        # Targets a data file may hold besides the inputs: predict reads past them.
+        "nnc.targets": json.dumps(targets),
+        "nnc.outputs": json.dumps(outputs),  # output -> classifier kind, target, logits
+        "nnc.summary": json.dumps(summary),
+    }

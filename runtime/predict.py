@@ -1,0 +1,142 @@
+"""Inference through onnxruntime: `nnc predict` and `nnc.predict`. Everything the model needs
+besides its inputs comes from the .onnx file's metadata: class labels, the input
+standardization (unless the export folded it into the graph) and the names and types of the
+targets a data file may also hold."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+
+import numpy as np
+from nnc.runtime.errors import RunError
+
+PROVIDERS = {
+    "cpu": "CPUExecutionProvider",
+    "cuda": "CUDAExecutionProvider",
+    "tensorrt": "TensorrtExecutionProvider",
+    "rocm": "ROCMExecutionProvider",
+    "openvino": "OpenVINOExecutionProvider",
+    "dml": "DmlExecutionProvider",
+    "coreml": "CoreMLExecutionProvider",
+    "azure": "AzureExecutionProvider",
+}
+_NUMPY = {"tensor(float)": np.float32, "tensor(int64)": np.int64}
+
+
+def available_providers() -> list[str]:
+    """Short names (cpu, cuda, ...) of the execution providers this onnxruntime offers."""
+    import onnxruntime
+
+    full = onnxruntime.get_available_providers()
+    short = {v: k for k, v in PROVIDERS.items()}
+    return [short.get(p, p) for p in full]
+
+
+class Predictor:
+    def __init__(self, path: str, *, provider: str = "cpu", threads: int | None = None):
+        import onnxruntime
+
+        available = available_providers()
+        if provider not in available:
+            raise RunError(
+                "E540",
+                f"execution provider `{provider}` is not available here",
+                help=f"available: {', '.join(available)} (onnxruntime {onnxruntime.__version__})",
+            )
+        options = onnxruntime.SessionOptions()
+        if threads is not None:
+            options.intra_op_num_threads = threads
+        try:
+            self.session = onnxruntime.InferenceSession(
+                str(path), options, providers=[PROVIDERS.get(provider, provider)]
+            )
+        except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
+            raise RunError("E541", f"cannot load {path} as an ONNX model: {e}", path=str(path)) from None
+        meta = self.session.get_modelmeta().custom_metadata_map
+        self.labels: dict[str, list[str]] = json.loads(meta.get("nnc.labels", "{}"))
+        self.standardize = {
+            k: (np.asarray(v["mean"], np.float32), np.asarray(v["std"], np.float32))
+            for k, v in json.loads(meta.get("nnc.standardize", "{}")).items()
+        }
+        self.targets: dict = json.loads(meta.get("nnc.targets", "{}"))
+        self.kinds: dict = json.loads(meta.get("nnc.outputs", "{}"))
+        self.inputs = [(i.name, _NUMPY[i.type], tuple(i.shape[1:])) for i in self.session.get_inputs()]
+        self.outputs = [o.name for o in self.session.get_outputs()]
+
+    def run(
+        self, arrays: Mapping[str, np.ndarray], *, batch_size: int = 1024, on_batch: Callable | None = None
+    ) -> dict[str, np.ndarray]:
+        """Outputs for raw inputs, streamed in batches; shapes and dtypes are checked first."""
+        feeds = {}
+        for name, dtype, shape in self.inputs:
+            if name not in arrays:
+                raise RunError("E542", f"the model needs input `{name}`", help=f"inputs: {self._signature()}")
+            value = np.asarray(arrays[name])
+            if value.ndim != len(shape) + 1 or tuple(value.shape[1:]) != shape:
+                raise RunError(
+                    "E542",
+                    f"input `{name}` must have shape {['N', *shape]}. Received: {list(value.shape)}",
+                    help=f"inputs: {self._signature()}",
+                )
+            if value.dtype.kind not in "biuf" or (dtype == np.int64 and value.dtype.kind == "f"):
+                raise RunError(
+                    "E542", f"input `{name}` must be {np.dtype(dtype).name}. Received: {value.dtype}"
+                )
+            value = value.astype(dtype, copy=False)
+            if name in self.standardize:
+                mean, std = self.standardize[name]
+                value = ((value - mean) / std).astype(np.float32)
+            feeds[name] = value
+        n = len(next(iter(feeds.values())))
+        parts = []
+        for start in range(0, n, batch_size):
+            batch = {k: v[start : start + batch_size] for k, v in feeds.items()}
+            parts.append(self.session.run(self.outputs, batch))
+            if on_batch:
+                on_batch(min(start + batch_size, n), n)
+        return {name: np.concatenate([p[i] for p in parts]) for i, name in enumerate(self.outputs)}
+
+    def _signature(self) -> str:
+        return ", ".join(f"{n}: {np.dtype(d).name}{['N', *s]}" for n, d, s in self.inputs)
+
+
+def predict(path: str, x, *, provider: str = "cpu", batch_size: int = 1024):
+    """`nnc.predict(model.onnx, x)`: an array for a one-input model, or a mapping by input
+    name; returns one array for a one-output model, else a mapping by output name."""
+    predictor = Predictor(path, provider=provider)
+    if not isinstance(x, Mapping):
+        if len(predictor.inputs) != 1:
+            raise ValueError(f"the model has inputs {predictor._signature()}: pass a dict")
+        x = {predictor.inputs[0][0]: x}
+    out = predictor.run(x, batch_size=batch_size)
+    return next(iter(out.values())) if len(out) == 1 else out
+
+
+def table(predictor: Predictor, outputs: Mapping[str, np.ndarray]) -> tuple[list[str], list[np.ndarray]]:
+    """Predictions as CSV columns: for a classifier the class (its label name when the
+    training data had names) and one probability per class; otherwise the values."""
+    header, columns = [], []
+    single = len(outputs) == 1
+    for name, y in outputs.items():
+        prefix = "" if single else f"{name}_"
+        kind = predictor.kinds.get(name, {"kind": "regression"})
+        flat = y.reshape(len(y), -1)
+        if kind["kind"] == "regression":
+            header += [f"{name}" if flat.shape[1] == 1 else f"{name}_{i}" for i in range(flat.shape[1])]
+            columns += list(flat.T)
+            continue
+        labels = predictor.labels.get(kind["target"])
+        if kind["kind"] == "binary":
+            p = 1 / (1 + np.exp(-flat[:, 0])) if kind["logits"] else flat[:, 0]
+            probs, index = np.stack([1 - p, p], 1), (p > 0.5).astype(np.int64)
+        else:
+            probs = flat
+            if kind["logits"]:
+                e = np.exp(flat - flat.max(axis=1, keepdims=True))
+                probs = e / e.sum(axis=1, keepdims=True)
+            index = probs.argmax(axis=1)
+        names = labels or [str(i) for i in range(probs.shape[1])]
+        header += [f"{prefix}class"] + [f"{prefix}p_{c}" for c in names]
+        columns += [np.asarray(names, dtype=object)[index]] + list(probs.T)
+    return header, columns

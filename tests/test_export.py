@@ -1,0 +1,172 @@
+"""`nnc export` and `nnc predict`: the exported model is valid, carries its metadata, and
+computes what the NumPy runtime computes; the gate refuses a lowering that disagrees."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import pytest
+from conftest import ROOT
+from nnc.runtime.errors import RunError
+from nnc.runtime.ops import OPS
+
+import nnc
+
+SPECS = ROOT / "specs"
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    """The digits MLP, briefly trained: (model, run directory)."""
+    folder = tmp_path_factory.mktemp("digits")
+    model = nnc.load(SPECS / "mlp_digits.nn", ("train.epochs=3",))
+    model.fit(out=folder / "run")
+    return model, folder / "run"
+
+
+def test_exported_model_is_valid_and_carries_its_metadata(digits, tmp_path):
+    model, run = digits
+    path = model.export(tmp_path / "digits.onnx")
+    proto = onnx.load(path)
+    onnx.checker.check_model(proto, full_check=True)
+    assert proto.producer_name == "nnc" and proto.ir_version == 10
+    assert [o.version for o in proto.opset_import] == [17]
+    assert [i.name for i in proto.graph.input] == ["image"] and [o.name for o in proto.graph.output] == [
+        "probs"
+    ]
+    assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "N"
+    assert {i.name for i in proto.graph.initializer} >= {"dense_1.weight", "dense_3.bias"}
+    assert all(
+        n.name.startswith(("dense_", "relu_", "dropout_", "probs", "Identity")) for n in proto.graph.node
+    )
+    assert any("mlp_digits.nn:7:5" in n.doc_string for n in proto.graph.node)
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert len(json.loads(meta["nnc.standardize"])["image"]["mean"]) == 64
+    assert json.loads(meta["nnc.outputs"])["probs"] == {
+        "kind": "multiclass",
+        "target": "label",
+        "logits": False,
+    }
+    assert json.loads(meta["nnc.summary"])["epochs_run"] == 3
+    assert len(meta["nnc.spec_hash"]) == 16
+
+
+def test_predict_through_onnxruntime_equals_the_runtime(digits, tmp_path):
+    model, _ = digits
+    path = model.export(tmp_path / "digits.onnx")
+    x = model.read(model.program.train.data.test, model.root).arrays["image"]  # raw pixels
+    for n in (1, 7, 360):
+        np.testing.assert_allclose(nnc.predict(path, x[:n]), model.predict(x[:n]), rtol=1e-4, atol=1e-5)
+
+
+def test_include_preprocessing_folds_standardization_into_the_graph(digits, tmp_path):
+    import onnxruntime
+
+    model, _ = digits
+    path = model.export(tmp_path / "raw.onnx", include_preprocessing=True)
+    x = model.read(model.program.train.data.test, model.root).arrays["image"][:9]
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    (probs,) = session.run(None, {"image": x})  # raw features straight in, no metadata needed
+    np.testing.assert_allclose(probs, model.predict(x), rtol=1e-4, atol=1e-5)
+    meta = {p.key: p.value for p in onnx.load(path).metadata_props}
+    assert json.loads(meta["nnc.standardize"]) == {}  # predict must not standardize twice
+    np.testing.assert_allclose(nnc.predict(path, x), probs, rtol=1e-6)
+
+
+def test_outputs_exports_the_encoder_of_an_autoencoder(tmp_path):
+    model = nnc.load(SPECS / "autoencoder.nn", ("train.epochs=2",))
+    model.fit(out=tmp_path / "run")
+    path = model.export(tmp_path / "encoder.onnx", outputs=("code",))
+    proto = onnx.load(path)
+    assert [o.name for o in proto.graph.output] == ["code"]
+    assert not any(i.name.startswith("dense_4") for i in proto.graph.initializer)  # no decoder
+    x = model.dataset(None).arrays["image"][:5]
+    np.testing.assert_allclose(nnc.predict(path, x), model.predict(x)["code"], rtol=1e-4, atol=1e-5)
+    with pytest.raises(RunError) as e:
+        model.export(tmp_path / "x.onnx", outputs=("codee",))
+    assert e.value.code == "E533"
+
+
+def test_opsets_in_range_export_and_others_are_refused(digits, tmp_path):
+    model, _ = digits
+    assert [o.version for o in onnx.load(model.export(tmp_path / "a.onnx", opset=21)).opset_import] == [21]
+    with pytest.raises(RunError) as e:
+        model.export(tmp_path / "b.onnx", opset=12)
+    assert e.value.code == "E531" and "17..21" in e.value.message
+    assert not (tmp_path / "b.onnx").exists()
+
+
+def test_the_gate_names_the_first_diverging_layer_and_writes_nothing(digits, tmp_path, monkeypatch):
+    model, _ = digits
+    wrong = dataclasses.replace(OPS["relu"], to_onnx=lambda g, x: g.node("Sigmoid", [x]))
+    monkeypatch.setitem(OPS, "relu", wrong)
+    with pytest.raises(RunError) as e:
+        model.export(tmp_path / "bad.onnx")
+    assert e.value.code == "E532"
+    assert "first diverging layer is `relu_1`" in e.value.message
+    assert not (tmp_path / "bad.onnx").exists()
+    # --no-verify writes it anyway: the user asked.
+    assert model.export(tmp_path / "bad.onnx", verify=False).exists()
+
+
+def test_an_op_without_a_lowering_is_a_located_refusal(digits, tmp_path, monkeypatch):
+    model, _ = digits
+    monkeypatch.setitem(OPS, "relu", dataclasses.replace(OPS["relu"], to_onnx=None))
+    with pytest.raises(RunError) as e:
+        model.export(tmp_path / "x.onnx")
+    assert e.value.code == "E530" and e.value.layer == "relu_1"
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def nnc_cli(*args, cwd):
+    return subprocess.run(
+        [sys.executable, "-m", "nnc", *map(str, args)], cwd=cwd, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_cli_export_then_predict_writes_classes_and_probabilities(digits, tmp_path):
+    _, run = digits
+    done = nnc_cli("export", run, "-o", tmp_path / "m.onnx", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "verified against the NumPy runtime" in done.stderr
+    done = nnc_cli(
+        "predict", tmp_path / "m.onnx", "--data", SPECS / "data/digits_test.csv", "-o", "p.csv", cwd=tmp_path
+    )
+    assert done.returncode == 0, done.stderr
+    rows = (tmp_path / "p.csv").read_text().splitlines()
+    assert rows[0] == "class," + ",".join(f"p_{i}" for i in range(10)) and len(rows) == 361
+    labels = [
+        line.rsplit(",", 1)[1] for line in (SPECS / "data/digits_test.csv").read_text().splitlines()[1:]
+    ]
+    accuracy = np.mean([r.split(",")[0] == t for r, t in zip(rows[1:], labels, strict=True)])
+    assert accuracy > 0.9
+    done = nnc_cli(
+        "predict", tmp_path / "m.onnx", "--data", SPECS / "data/digits_test.csv", "-o", "p.npy", cwd=tmp_path
+    )
+    assert np.load(tmp_path / "p.npy").shape == (360, 10)
+
+
+def test_cli_predict_refusals(digits, tmp_path):
+    model, _ = digits
+    path = model.export(tmp_path / "m.onnx")
+    np.save(tmp_path / "wrong.npy", np.zeros((3, 65), np.float32))
+    done = nnc_cli("predict", path, "--data", "wrong.npy", cwd=tmp_path)
+    assert done.returncode == 4 and "error[E411]" in done.stderr and "[64]" in done.stderr
+    done = nnc_cli("predict", path, "--data", "wrong.npy", "--provider", "tensorrt", cwd=tmp_path)
+    assert done.returncode == 5 and "error[E540]" in done.stderr and "available: " in done.stderr
+    assert "cpu" in nnc_cli("predict", "--list-providers", cwd=tmp_path).stdout.split()
+    with pytest.raises(RunError) as e:
+        nnc.predict(path, np.zeros((2, 8, 8), np.float32))
+    assert e.value.code == "E542" and "['N', 64]" in e.value.message and "[2, 8, 8]" in e.value.message
+
+
+def test_a_file_that_is_not_onnx_is_refused(tmp_path):
+    (tmp_path / "m.onnx").write_bytes(b"not a model")
+    with pytest.raises(RunError) as e:
+        nnc.predict(tmp_path / "m.onnx", np.zeros((1, 64), np.float32))
+    assert e.value.code == "E541"

@@ -1,0 +1,148 @@
+"""ONNX lowerings of the registered ops, generated from the registry: every op with a lowering
+is exported alone, on each sample it carries and at every opset the exporter may emit, as a
+model whose data inputs have a dynamic batch axis "N" and whose parameters are initializers.
+Each model passes `onnx.checker` (full check: ONNX's shape inference must agree with the op's
+shape rule, declared as the output type), and onnxruntime and onnx's ReferenceEvaluator must
+both reproduce the op's NumPy forward in inference mode, at the sample's batch size and at two
+others (which fails a lowering that bakes the batch size in)."""
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from nnc.runtime.onnx_graph import MAX_OPSET, MIN_OPSET, OnnxGraph
+from nnc.runtime.ops import OPS
+from nnc.runtime.ops.base import Context
+from onnx import TensorProto, helper
+from onnx.reference import ReferenceEvaluator
+
+# Non-loss ops with no lowering yet (none has a forward kernel either). An op leaves this list
+# when it gets its lowering; an op losing its lowering fails test_ops_without_lowering_are_known.
+WITHOUT_LOWERING = {
+    "avg_pool1d",
+    "avg_pool2d",
+    "batch_norm",
+    "conv1d",
+    "conv2d",
+    "conv2d_transpose",
+    "embedding",
+    "gru",
+    "lstm",
+    "max_pool1d",
+    "max_pool2d",
+    "multi_head_attention",
+    "positional_encoding",
+    "rnn",
+    "sequence_pool",
+}
+IR_VERSION = 10  # onnx 1.23 stamps 14 by default, which onnxruntime 1.31 refuses
+# float32 on both sides; both evaluators met the default tolerance on every sample (Erf included).
+RTOL, ATOL = 1e-5, 1e-6
+OPSETS = range(MIN_OPSET, MAX_OPSET + 1)  # every opset the exporter may be asked for
+CASES = [
+    pytest.param(op, sample, opset, id=f"{op.name}-{i}-opset{opset}")
+    for op in OPS.values()
+    if op.to_onnx is not None
+    for i, sample in enumerate(op.samples(np.random.default_rng(0)))
+    for opset in OPSETS
+]
+
+
+def n_data_inputs(op, sample):
+    """How many of the sample's inputs are data inputs, the rest being the op's parameters."""
+    if op.params is None:
+        return len(sample.inputs)
+    shapes = [x.shape for x in sample.inputs]
+    for k in range(op.min_inputs, len(shapes) + 1):
+        if k + len(op.params(*shapes[:k], **sample.attrs)) == len(shapes):
+            return k
+    pytest.fail(f"{op.name}: no split of the sample's inputs into data and parameters")
+
+
+def as_float32(a):
+    a = np.asarray(a)
+    return a.astype(np.float32) if np.issubdtype(a.dtype, np.floating) else a
+
+
+def export_alone(op, sample, opset):
+    """A model holding op's lowering alone: data inputs x1, x2, ... of batch "N", parameters as
+    initializers named like the exporter's (`layer.weight`), output y declared as the shape rule says."""
+    inputs = [as_float32(x) for x in sample.inputs]
+    k = n_data_inputs(op, sample)
+    data, params = inputs[:k], inputs[k:]
+    g = OnnxGraph(opset)
+    g.layer = "layer"
+    data_names = [f"x{i}" for i in range(1, k + 1)]
+    for name in data_names:
+        g.reserve(name)
+    specs = op.params(*(x.shape for x in data), **sample.attrs) if params else ()
+    param_names = [g.initializer(f"layer.{spec.name}", p) for spec, p in zip(specs, params, strict=True)]
+    out = op.to_onnx(g, *data_names, *param_names, **sample.attrs)
+    assert isinstance(out, str), f"{op.name}.to_onnx returned {out!r}, not a value name"
+    x_types = [
+        helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(x.dtype), ["N", *x.shape[1:]])
+        for name, x in zip(data_names, data, strict=True)
+    ]
+    y_shape = op.shape(*(("N", *x.shape[1:]) for x in data), **sample.attrs)
+    y_type = helper.make_tensor_value_info(out, TensorProto.FLOAT, list(y_shape))
+    graph = helper.make_graph(g.nodes, op.name, x_types, [y_type], g.initializers)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=IR_VERSION)
+    return model, data_names, data, params
+
+
+def batches(data):
+    """The sample's data, its first row alone, and the sample with its first row appended."""
+    yield data
+    yield [x[:1] for x in data]
+    yield [np.concatenate([x, x[:1]]) for x in data]
+
+
+@pytest.mark.parametrize("op, sample, opset", CASES)
+def test_lowering_matches_forward(op, sample, opset):
+    model, names, data, params = export_alone(op, sample, opset)
+    onnx.checker.check_model(model, full_check=True)
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    reference = ReferenceEvaluator(model)
+    for xs in batches(data):
+        want, _ = op.forward(
+            Context(training=False, rng=np.random.default_rng(0)), *xs, *params, **sample.attrs
+        )
+        assert want.dtype == np.float32
+        feeds = dict(zip(names, xs, strict=True))
+        for who, (got,) in (
+            ("onnxruntime", session.run(None, feeds)),
+            ("reference", reference.run(None, feeds)),
+        ):
+            assert got.dtype == np.float32, f"{who}: dtype {got.dtype}"
+            assert got.shape == want.shape, f"{who}: shape {got.shape}, forward gives {want.shape}"
+            np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL, err_msg=who)
+
+
+def test_every_lowering_is_tested():
+    tested = {case.values[0].name for case in CASES}
+    assert tested == {op.name for op in OPS.values() if op.to_onnx is not None}
+
+
+def test_ops_without_lowering_are_known():
+    assert {op.name for op in OPS.values() if not op.is_loss and op.to_onnx is None} == WITHOUT_LOWERING
+
+
+def test_every_forward_has_a_lowering():
+    """An op the runtime can run can be exported; a loss is never exported."""
+    for op in OPS.values():
+        if op.is_loss:
+            assert op.to_onnx is None, f"{op.name} is a loss: it gets no lowering"
+        elif op.forward is not None:
+            assert op.name not in WITHOUT_LOWERING and op.to_onnx is not None, f"{op.name} has no to_onnx"
+
+
+def test_gelu_uses_the_onnx_op_from_opset_20():
+    """Below opset 20 gelu is written with Erf (or Tanh); from 20 it is ONNX's Gelu node."""
+    sample = next(OPS["gelu"].samples(np.random.default_rng(0)))
+    types = {
+        opset: {n.op_type for n in export_alone(OPS["gelu"], sample, opset)[0].graph.node} for opset in OPSETS
+    }
+    for opset in range(MIN_OPSET, 20):
+        assert "Erf" in types[opset] and "Gelu" not in types[opset]
+    for opset in range(20, MAX_OPSET + 1):
+        assert types[opset] == {"Gelu"}
