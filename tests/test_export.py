@@ -170,3 +170,19 @@ def test_a_file_that_is_not_onnx_is_refused(tmp_path):
     with pytest.raises(RunError) as e:
         nnc.predict(tmp_path / "m.onnx", np.zeros((1, 64), np.float32))
     assert e.value.code == "E541"
+
+
+@pytest.mark.parametrize("name", ["mlp_digits", "spirals", "regression", "autoencoder", "residual_mlp"])
+def test_every_trainable_example_trains_exports_verifies_and_predicts(name, tmp_path):
+    model = nnc.load(SPECS / f"{name}.nn", ("train.epochs=1",))
+    model.fit(out=tmp_path / "run")
+    path = model.export(tmp_path / f"{name}.onnx")  # the gate runs at batch sizes 1 and 7
+    x = model.read(model.program.train.data.train, model.root).arrays
+    inputs = {i.name: x[i.name] for i in model.program.graph.inputs}
+    for n in (1, 5, 64):
+        got = nnc.predict(path, {k: v[:n] for k, v in inputs.items()})
+        want = model.predict({k: v[:n] for k, v in inputs.items()})
+        for key in want if isinstance(want, dict) else [None]:
+            a, b = (got[key], want[key]) if key else (got, want)
+            assert a.shape == b.shape and a.dtype == np.float32
+            np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
