@@ -131,9 +131,8 @@ def from_run_error(error, spans: dict | None = None) -> Diagnostic:
     the whole line when the error has no column: a header with too few columns);
     `spans` maps layer names to spec spans for errors about a layer (a non-finite output)."""
     span = None
-    layer = getattr(error, "layer", None)
-    if spans and layer in spans:
-        span = spans[layer]
+    if spans and error.layer in spans:
+        span = spans[error.layer]
     elif error.path is not None and error.line is not None:
         span = _file_span(error.path, error.line, error.column)
     return Diagnostic(error.code, error.message, span, error.help, path=error.path)

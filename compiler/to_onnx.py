@@ -25,8 +25,8 @@ class NotExportable(RunError):
             "E530",
             f"layer `{layer}` uses {op}, which has no ONNX lowering yet; no file was written",
             help="export a sub-graph that avoids it with --outputs, or wait for its lowering",
+            layer=layer,
         )
-        self.layer = layer
 
 
 def check_opset(opset: int) -> None:

@@ -13,8 +13,9 @@ RTOL, ATOL = 1e-4, 1e-5
 
 class ExportMismatch(RunError):
     def __init__(self, message: str, layer: str | None = None):
-        super().__init__("E532", message, help="this is a bug in an op's lowering; please report it")
-        self.layer = layer
+        super().__init__(
+            "E532", message, help="this is a bug in an op's lowering; please report it", layer=layer
+        )
 
 
 def sample_inputs(graph, batch: int, rng: np.random.Generator) -> dict[str, np.ndarray]:

@@ -395,10 +395,7 @@ class Model:
         kinds = {}
         for term in self.plan.losses:
             kind = CLASSIFICATION_LOSSES.get(term.op.name, "regression")
-            logits = term.prediction == term.input and (
-                term.op.name == "cross_entropy" or bool(term.attrs.get("from_logits"))
-            )
-            kinds[term.prediction] = {"kind": kind, "target": term.target, "logits": logits}
+            kinds[term.prediction] = {"kind": kind, "target": term.target, "logits": term.logits}
         return kinds
 
     def evaluate(self, data=None) -> dict:
@@ -410,19 +407,18 @@ class Model:
             dataset = self.dataset(data, labels=self.labels)
         dataset = self._preprocess(dataset)
         metrics = MetricSet(self.program.train.metrics, self.plan.losses)
-        logs = evaluate(self.plan, dataset.arrays, metrics)
+        classifiers = [t for t in self.plan.losses if t.op.name in CLASSIFICATION_LOSSES]
+        logs, predictions = evaluate(
+            self.plan, dataset.arrays, metrics, keep=[t.prediction for t in classifiers]
+        )
         logs["samples"] = dataset.n
-        for term in self.plan.losses:
-            kind = CLASSIFICATION_LOSSES.get(term.op.name)
-            if kind is None:
-                continue
-            prediction = self._run(dataset.arrays, [term.prediction])[term.prediction]
+        for term in classifiers:
+            prediction = predictions[term.prediction]
             target = dataset.arrays[term.target]
-            if kind == "multiclass":
+            if CLASSIFICATION_LOSSES[term.op.name] == "multiclass":
                 predicted, n_classes = prediction.argmax(-1), prediction.shape[-1]
             else:
-                logits = term.prediction == term.input and bool(term.attrs.get("from_logits"))
-                predicted, n_classes = (prediction > (0.0 if logits else 0.5)).astype(np.int64), 2
+                predicted, n_classes = (prediction > (0.0 if term.logits else 0.5)).astype(np.int64), 2
                 target = target.astype(np.int64)
             matrix = confusion_matrix(predicted.reshape(-1), target.reshape(-1), n_classes)
             logs.setdefault("confusion", {})[term.prediction] = matrix.tolist()

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 
 class RunError(Exception):
-    """`path`, `line` and `column` (1-based) locate the problem in a file when known."""
+    """`path`, `line` and `column` (1-based) locate the problem in a file when known; `layer`
+    names the spec layer it is about (the CLI then points at the layer in the spec)."""
 
     def __init__(
         self,
@@ -18,6 +19,7 @@ class RunError(Exception):
         line: int | None = None,
         column: int | None = None,
         help: str | None = None,
+        layer: str | None = None,
     ):
         super().__init__(message)
         self.code = code
@@ -26,6 +28,7 @@ class RunError(Exception):
         self.line = line
         self.column = column
         self.help = help
+        self.layer = layer
 
     def __str__(self) -> str:
         where = self.path or "nnc"

@@ -25,8 +25,8 @@ class Unsupported(RunError):
             "E503",
             f"layer `{layer}` uses {op}, which the NumPy runtime cannot run yet",
             help="the spec is valid and `nnc check` accepts it; training it needs a kernel for this op",
+            layer=layer,
         )
-        self.layer = layer
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,13 @@ class LossStep:
     target: str
     weight: float
     attrs: Mapping
+
+    @property
+    def logits(self) -> bool:
+        """Whether the named prediction holds logits rather than probabilities: no activation
+        was fused, and the loss reads logits (cross_entropy always, bce with from_logits)."""
+        reads_logits = self.op.name == "cross_entropy" or bool(self.attrs.get("from_logits"))
+        return self.prediction == self.input and reads_logits
 
 
 @dataclass
@@ -87,6 +94,8 @@ class Plan:
             )
             steps.append(Step(node.name, op, tuple(node.inputs), tuple(node.params), dict(node.attrs), needs))
         self.steps = tuple(steps)
+        # For inference: the index of the last step reading each value, so it can be freed.
+        self.last_use = {name: index for index, step in enumerate(self.steps) for name in step.inputs}
         self.backward_steps = tuple(s for s in reversed(steps) if s.name in depends and s.name in reaches)
 
     # ---- forward ----------------------------------------------------------------------
@@ -94,17 +103,13 @@ class Plan:
         """Inference: returns the requested values (the graph outputs by default), dropping every
         intermediate value after its last use so memory stays at the widest layer."""
         wanted = tuple(outputs or self.outputs)
-        last_use = {}
-        for index, step in enumerate(self.steps):
-            for name in step.inputs:
-                last_use[name] = index
         ctx = Context(training=False)
         values = {name: feeds[name] for name in self.inputs}
         for index, step in enumerate(self.steps):
             args = [values[name] for name in step.inputs] + [self.params.values[k] for k in step.params]
             values[step.name], _ = step.op.forward(ctx, *args, **step.attrs)
             for name in step.inputs:
-                if last_use[name] == index and name not in wanted:
+                if self.last_use[name] == index and name not in wanted:
                     del values[name]
         return {name: values[name] for name in wanted}
 

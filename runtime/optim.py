@@ -23,6 +23,7 @@ PyTorch's code does (its older docs show the maximum of the corrected v instead)
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 import numpy as np
@@ -92,7 +93,7 @@ OPTIMIZERS: dict[str, Signature] = {
 }
 
 
-class Optimizer:
+class Optimizer(ABC):
     """The state shared by every rule: the step count t and float32 buffers of the parameter
     buffer's size, plus one scratch buffer (not state) so that a step allocates nothing.
     `step` may overwrite `grads` (the weight-decay term is added into it)."""
@@ -107,8 +108,9 @@ class Optimizer:
         self.t += 1
         self._update(params, grads, lr)
 
+    @abstractmethod
     def _update(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
-        raise NotImplementedError
+        """The rule itself; `self.t` is already the number of this step."""
 
     def _add_scaled(self, y: np.ndarray, a: float, x: np.ndarray) -> None:
         """y += a * x without a temporary."""

@@ -33,8 +33,7 @@ class NonFinite(RunError):
     """The loss or a gradient became NaN or Inf; `layer` is the first layer whose output was."""
 
     def __init__(self, message: str, *, layer: str | None, help: str):
-        super().__init__("E501", message, help=help)
-        self.layer = layer
+        super().__init__("E501", message, help=help, layer=layer)
 
 
 @dataclass
@@ -72,9 +71,8 @@ class MetricSet:
                 raise RunError("E502", f"metric `{config.name}` applies to none of the model's losses")
             for term in terms:
                 kind = CLASSIFICATION_LOSSES.get(term.op.name, "regression")
-                logits = term.prediction == term.input and bool(term.attrs.get("from_logits"))
                 name = config.name if len(terms) == 1 else f"{term.prediction}_{config.name}"
-                self.entries.append((name, make_metric(config, logits=logits, kind=kind), term))
+                self.entries.append((name, make_metric(config, logits=term.logits, kind=kind), term))
 
     @property
     def names(self) -> list[str]:
@@ -130,31 +128,32 @@ class Trainer:
 
     # ---- the loop -----------------------------------------------------------------------
     def fit(self, on_step: Callable = None, on_epoch: Callable = None, on_interrupt: Callable = None):
-        state, config = self.state, self.config
         previous = signal.getsignal(signal.SIGINT)
         signal.signal(signal.SIGINT, self._request_stop)
-        # Overflow is caught by _check_finite, located; NumPy's warnings would only add noise.
-        errors = np.errstate(over="ignore", invalid="ignore", divide="ignore")
         try:
-            errors.__enter__()
-            while state.epoch < config.epochs and not state.stopped_early:
-                started = time.perf_counter()
-                logs = self._epoch(on_step)
-                if logs is None:  # Ctrl-C inside the epoch
-                    if on_interrupt:
-                        on_interrupt(state)
-                    raise Interrupted()
-                self._end_epoch(logs)
-                if on_epoch:
-                    on_epoch(state, logs, time.perf_counter() - started)
-                if self.stop_requested:
-                    if on_interrupt:
-                        on_interrupt(state)
-                    raise Interrupted()
+            # Overflow is caught by _check_finite, located; NumPy's warnings would only add noise.
+            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                self._loop(on_step, on_epoch, on_interrupt)
         finally:
-            errors.__exit__(None, None, None)
             signal.signal(signal.SIGINT, previous)
-        return state
+        return self.state
+
+    def _loop(self, on_step, on_epoch, on_interrupt) -> None:
+        state, config = self.state, self.config
+        while state.epoch < config.epochs and not state.stopped_early:
+            started = time.perf_counter()
+            logs = self._epoch(on_step)
+            if logs is None:  # Ctrl-C inside the epoch
+                if on_interrupt:
+                    on_interrupt(state)
+                raise Interrupted()
+            self._end_epoch(logs)
+            if on_epoch:
+                on_epoch(state, logs, time.perf_counter() - started)
+            if self.stop_requested:
+                if on_interrupt:
+                    on_interrupt(state)
+                raise Interrupted()
 
     def restore_best(self) -> bool:
         """Early stopping's best weights back in place when the spec asks for them, whether or
@@ -248,21 +247,25 @@ class Trainer:
 
     # ---- evaluation ---------------------------------------------------------------------
     def evaluate(self, data: Mapping, prefix: str = "") -> dict[str, float]:
-        return evaluate(self.plan, data, self.metrics, prefix)
+        return evaluate(self.plan, data, self.metrics, prefix)[0]
 
 
-def evaluate(plan: Plan, data: Mapping, metrics: MetricSet, prefix: str = "") -> dict:
+def evaluate(plan: Plan, data: Mapping, metrics: MetricSet, prefix: str = "", keep=()) -> tuple[dict, dict]:
     """Loss and metrics over a whole data set, in inference mode and in large batches; the
     loss is the sample-weighted mean of batch means. The weight penalties are part of the
-    training loss (they are what is minimized) but not of this one, which measures the fit."""
+    training loss (they are what is minimized) but not of this one, which measures the fit.
+    Also returns the values named in `keep`, over the whole set, from the same pass."""
     n = len(next(iter(data.values())))
     metrics.reset()
     total = 0.0
+    kept = {name: [] for name in keep}
     for part in batch_slices(n, EVAL_BATCH):
         feeds = take(data, part)
         result = plan.evaluate(feeds)
         total += result.loss * (part.stop - part.start)
         metrics.update(result.values, feeds)
+        for name in keep:
+            kept[name].append(result.values[name])
     logs = {prefix + "loss": total / n}
     logs.update(metrics.results(prefix))
-    return logs
+    return logs, {name: np.concatenate(parts) for name, parts in kept.items()}

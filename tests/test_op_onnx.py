@@ -10,6 +10,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from nnc.compiler.to_onnx import IR_VERSION
 from nnc.runtime.onnx_graph import MAX_OPSET, MIN_OPSET, OnnxGraph
 from nnc.runtime.ops import OPS
 from nnc.runtime.ops.base import Context
@@ -35,7 +36,6 @@ WITHOUT_LOWERING = {
     "rnn",
     "sequence_pool",
 }
-IR_VERSION = 10  # onnx 1.23 stamps 14 by default, which onnxruntime 1.31 refuses
 # float32 on both sides; both evaluators met the default tolerance on every sample (Erf included).
 RTOL, ATOL = 1e-5, 1e-6
 OPSETS = range(MIN_OPSET, MAX_OPSET + 1)  # every opset the exporter may be asked for
