@@ -55,7 +55,6 @@ class Model:
         self.history: list[dict] = []
         self.columns: dict[str, str] = {}  # loss target -> data column or array, when they differ
         self.summary: dict = {}  # the training summary, exported with the model
-        self.trained = False
 
     # ---- facts about the spec ---------------------------------------------------------
     @property
@@ -163,6 +162,7 @@ class Model:
         directory exactly where it stopped."""
         program = self.configured(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
         config = program.train
+        ir = self.ir_text(program)
         progress = progress or Progress(_null_stream(), verbosity=0)
         run = (
             RunDir(resume)
@@ -172,7 +172,7 @@ class Model:
         meta = None
         if resume is not None:
             weights, extra, meta = run.load_checkpoint()
-            self._check_resumable(run, program, meta)
+            self._check_resumable(run, ir, program.train.epochs, meta)
             if meta.get("finished"):
                 progress.info(f"{run.path}: {meta['finished']}; nothing to resume")
                 return run.read_json("summary.json")
@@ -195,14 +195,14 @@ class Model:
             progress.info(f"resuming {run.path} in epoch {meta['epoch'] + 1} after {meta['step']} steps")
         else:
             run.write_text("spec.nn", self.source)
-            run.write_text("program.ir", self.ir_text(program))
+            run.write_text("program.ir", ir)
             run.write_json("model.json", self._model_info())
         n_val = validation_set.n if validation_set is not None else 0
         progress.detail(
             f"{self.plan.params.count} parameters; {train.n} training samples, {n_val} validation; "
             f"run directory {run.path}"
         )
-        spec_hash = _hash(self.ir_text(program))
+        spec_hash = _hash(ir)
         started = time.perf_counter()
 
         def save(state, finished: str | None = None) -> None:
@@ -221,7 +221,6 @@ class Model:
         progress.epoch_start()
         state = trainer.fit(on_step=on_step, on_epoch=on_epoch, on_interrupt=save)
         self.history = state.history
-        self.trained = True
         reason = (
             f"stopped early at epoch {state.epoch} (best epoch {state.best_epoch})"
             if state.stopped_early
@@ -253,9 +252,8 @@ class Model:
         train = self._preprocess(train)
         return train, validation and self._preprocess(validation)
 
-    def _check_resumable(self, run: RunDir, program, meta: dict) -> None:
+    def _check_resumable(self, run: RunDir, now: str, epochs: int, meta: dict) -> None:
         before = run.file("program.ir").read_text(encoding="utf-8") if run.file("program.ir").exists() else ""
-        now = self.ir_text(program)
         if _without_epochs(before) != _without_epochs(now):
             import difflib
 
@@ -271,11 +269,7 @@ class Model:
                 path=str(run.path),
                 help="resume with the spec the run started with, or start a new run with --out",
             )
-        if (
-            meta.get("finished")
-            and meta.get("stopped_early") is False
-            and program.train.epochs > meta["epoch"]
-        ):
+        if meta.get("finished") and meta.get("stopped_early") is False and epochs > meta["epoch"]:
             meta["finished"] = None  # more epochs were asked for: train on
 
     def _model_info(self) -> dict:
@@ -329,7 +323,6 @@ class Model:
                 if stats
                 else None
             )
-        self.trained = True
         return self
 
     def save(self, path: str | Path) -> Path:
