@@ -148,6 +148,8 @@ class Plan:
         total = sum(t * loss.weight for t, loss in zip(terms, self.losses, strict=True))
         if not np.isfinite(total):
             return Pass(total, terms, values)
+        for state, value in ctx.updates:
+            state[...] = value
         grads: dict[str, np.ndarray] = {}
         for loss, value, cache in zip(self.losses, losses, loss_caches, strict=True):
             weight = np.asarray(loss.weight, value.dtype)

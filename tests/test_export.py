@@ -78,13 +78,16 @@ def test_include_preprocessing_folds_standardization_into_the_graph(digits, tmp_
     np.testing.assert_allclose(nnc.predict(path, x), probs, rtol=1e-6)
 
 
-def test_outputs_exports_the_encoder_of_an_autoencoder(tmp_path):
-    model = nnc.load(SPECS / "autoencoder.nn", ("train.epochs=2",))
+@pytest.mark.parametrize(
+    ("name", "decoder"), [("autoencoder", "dense_4"), ("conv_autoencoder", "conv2d_transpose")]
+)
+def test_outputs_exports_the_encoder_of_an_autoencoder(name, decoder, tmp_path):
+    model = nnc.load(SPECS / f"{name}.nn", ("train.epochs=2",))
     model.fit(out=tmp_path / "run")
     path = model.export(tmp_path / "encoder.onnx", outputs=("code",))
     proto = onnx.load(path)
     assert [o.name for o in proto.graph.output] == ["code"]
-    assert not any(i.name.startswith("dense_4") for i in proto.graph.initializer)  # no decoder
+    assert not any(i.name.startswith(decoder) for i in proto.graph.initializer)  # no decoder
     x = model.dataset(None).arrays["image"][:5]
     np.testing.assert_allclose(nnc.predict(path, x), model.predict(x)["code"], rtol=1e-4, atol=1e-5)
     with pytest.raises(RunError) as e:
@@ -172,7 +175,10 @@ def test_a_file_that_is_not_onnx_is_refused(tmp_path):
     assert e.value.code == "E541"
 
 
-@pytest.mark.parametrize("name", ["mlp_digits", "spirals", "regression", "autoencoder", "residual_mlp"])
+@pytest.mark.parametrize(
+    "name",
+    ["mlp_digits", "spirals", "regression", "autoencoder", "residual_mlp", "cnn_digits", "conv_autoencoder"],
+)
 def test_every_trainable_example_trains_exports_verifies_and_predicts(name, tmp_path):
     model = nnc.load(SPECS / f"{name}.nn", ("train.epochs=1",))
     model.fit(out=tmp_path / "run")

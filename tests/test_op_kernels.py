@@ -16,17 +16,9 @@ from nnc.runtime.ops.gelu import erf
 # Ops whose kernels come in later work. An op leaves this list when it gets its kernels; an op
 # losing its kernels fails test_ops_without_kernels_are_known.
 WITHOUT_KERNELS = {
-    "avg_pool1d",
-    "avg_pool2d",
-    "batch_norm",
-    "conv1d",
-    "conv2d",
-    "conv2d_transpose",
     "embedding",
     "gru",
     "lstm",
-    "max_pool1d",
-    "max_pool2d",
     "multi_head_attention",
     "positional_encoding",
     "rnn",
@@ -360,3 +352,43 @@ def test_binary_cross_entropy_on_logits_equals_it_on_sigmoid_probabilities():
         extreme = np.array([[-1000.0, 1000.0]])
         loss = bce.forward(ctx(), extreme, np.array([[1.0, 0.0]]), from_logits=True, class_weights=None)[0]
     assert loss == pytest.approx(1000.0)
+
+
+def test_max_pool_sends_a_tie_to_the_first_tap_in_row_major_order():
+    x = np.array([[[[1.0, 5, 2, 0], [5, 3, 4, 4], [0, 1, 7, 6], [2, 2, 7, 8]]]])
+    attrs = {"size": (2, 2), "stride": (2, 2), "padding": (0, 0, 0, 0)}
+    y, cache = OPS["max_pool2d"].forward(ctx(), x, **attrs)
+    np.testing.assert_array_equal(y, [[[[5, 4], [2, 8]]]])
+    (dx,) = OPS["max_pool2d"].backward(ctx(), np.array([[[[1.0, 2], [3, 4]]]]), cache, **attrs)
+    np.testing.assert_array_equal(dx, [[[[0, 1, 0, 0], [0, 0, 2, 0], [0, 0, 0, 0], [3, 0, 0, 4]]]])
+
+
+def test_max_pool_padding_never_wins_and_overlapping_gradients_add():
+    x = np.array([[[-3.0, -5.0, -2.0]]])
+    for padding in ("same", (1, 1)):  # same pads (1, 1) here
+        attrs = {"size": (3,), "stride": (1,), "padding": padding}
+        y, cache = OPS["max_pool1d"].forward(ctx(), x, **attrs)
+        np.testing.assert_array_equal(y, [[[-3, -2, -2]]])
+        (dx,) = OPS["max_pool1d"].backward(ctx(), np.array([[[1.0, 10.0, 100.0]]]), cache, **attrs)
+        np.testing.assert_array_equal(dx, [[[1, 0, 110]]])
+
+
+def test_avg_pool_counts_only_positions_inside_x():
+    x = np.array([[[[1.0, 2.0], [3.0, 4.0]]]])
+    attrs = {"size": (2, 2), "stride": (1, 1), "padding": (1, 1, 0, 0)}  # one row and column before
+    y, cache = OPS["avg_pool2d"].forward(ctx(), x, **attrs)
+    np.testing.assert_array_equal(y, [[[[1, 1.5], [2, 2.5]]]])
+    (dx,) = OPS["avg_pool2d"].backward(ctx(), np.ones((1, 1, 2, 2)), cache, **attrs)
+    np.testing.assert_array_equal(dx, [[[[1 + 1 / 2 + 1 / 2 + 1 / 4, 3 / 4], [3 / 4, 1 / 4]]]])
+    # same with stride 2 on 5 positions pads (0, 1): the last window holds x[4] alone
+    y = run("avg_pool1d", np.array([[[1.0, 2, 3, 4, 5]]]), size=(2,), stride=(2,), padding="same")
+    np.testing.assert_array_equal(y, [[[1.5, 3.5, 5]]])
+
+
+def test_pool_derive_writes_same_as_the_runtime_padding():
+    derived = OPS["avg_pool1d"].derive(("N", 1, 7), size=(4,), stride=(2,), padding="same")
+    assert derived == {"stride": (2,), "padding": (1, 2)}  # 4 outputs: 3 pads, the extra one at the end
+    assert OPS["max_pool2d"].derive(("N", 1, 6, 6), size=(2, 2), stride=None, padding=(0, 0, 0, 0)) == {
+        "stride": (2, 2),
+        "padding": (0, 0, 0, 0),
+    }

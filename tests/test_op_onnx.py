@@ -20,17 +20,9 @@ from onnx.reference import ReferenceEvaluator
 # Non-loss ops with no lowering yet (none has a forward kernel either). An op leaves this list
 # when it gets its lowering; an op losing its lowering fails test_ops_without_lowering_are_known.
 WITHOUT_LOWERING = {
-    "avg_pool1d",
-    "avg_pool2d",
-    "batch_norm",
-    "conv1d",
-    "conv2d",
-    "conv2d_transpose",
     "embedding",
     "gru",
     "lstm",
-    "max_pool1d",
-    "max_pool2d",
     "multi_head_attention",
     "positional_encoding",
     "rnn",

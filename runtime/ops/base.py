@@ -44,14 +44,18 @@ class ShapeError(Exception):
 
 @dataclass
 class Context:
-    """What a kernel may know beyond its inputs. `training` switches dropout (and, later, batch
-    norm statistics); `rng` is the run's one seeded generator, the only source of randomness;
+    """What a kernel may know beyond its inputs. `training` switches dropout and batch norm's
+    statistics; `rng` is the run's one seeded generator, the only source of randomness;
     `needs_grad` (one bool per input, set by the executor before each backward call) lets a
     kernel skip gradients nobody reads."""
 
     training: bool = False
     rng: Any = None  # numpy.random.Generator; typed loosely so this module imports no numpy
     needs_grad: tuple[bool, ...] = ()
+    # (state array, new value) pairs a training forward asks to store: batch norm's running
+    # statistics. Kernels never write their arguments; the executor stores these once the
+    # step's loss is known to be finite.
+    updates: list = field(default_factory=list)
 
     def wants(self, index: int) -> bool:
         return not self.needs_grad or self.needs_grad[index]

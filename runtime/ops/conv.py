@@ -9,16 +9,25 @@ out = ceil(size / stride), the extra padding at the end (ONNX SAME_UPPER).
 
 Layout: weight is (filters, C // groups, *kernel) — PyTorch's and ONNX's — and bias is (filters,).
 Initializer fans follow Keras and PyTorch: fan_in = C // groups * prod(kernel),
-fan_out = filters * prod(kernel)."""
+fan_out = filters * prod(kernel).
+
+Kernel: im2col (ops/windows.py) makes per group a (C/groups * taps, N * positions) matrix, and
+the whole layer is one batched GEMM over the groups: y = weight (G, F/G, C/G * taps) @ cols.
+Backward reuses the cached columns: dweight = dy @ cols^T, dcols = weight^T @ dy, and col2im
+adds dcols back into dx. The output is a (N, F, *out) view of an (F, N, *out) array; elementwise
+ops that follow keep that layout, so the incoming dy reshapes to (F, N * positions) for free."""
 
 import math
 
+from nnc.runtime.ops import windows
 from nnc.runtime.ops.base import (
     OpDef,
     ParamSpec,
+    Sample,
     ShapeError,
     check_rank,
     glorot_uniform,
+    resolve_padding,
     size,
     window_sizes,
     zeros,
@@ -60,6 +69,67 @@ def _make(rank: int) -> OpDef:
         y = shape(x, **attrs)
         return 2 * size(y) * (x[1] // attrs["groups"]) * math.prod(attrs["kernel"])
 
+    def forward(ctx, x, weight, b=None, *, filters, kernel, stride, padding, dilation, groups, bias):
+        # NOTE: `bias` is the attribute (bool); the bias array is `b`, passed only when bias is true.
+        pads = resolve_padding(padding, x.shape[2:], kernel, stride, dilation)
+        out = window_sizes(name, x.shape, kernel, stride, dilation, padding, arg="kernel")
+        cols = windows.im2col(windows.pad(x, pads), kernel, stride, dilation, out)
+        cols = cols.reshape(groups, -1, x.shape[0] * math.prod(out))  # (G, C/G * taps, N * P)
+        w = weight.reshape(groups, filters // groups, -1)  # (G, F/G, C/G * taps)
+        y = (w @ cols).reshape(filters, x.shape[0], *out)
+        if b is not None:
+            y += b.reshape(filters, *(1,) * (rank + 1))
+        return y.transpose(1, 0, *range(2, rank + 2)), (cols, w, x.shape, pads, out)
+
+    def backward(ctx, dy, cache, *, filters, kernel, stride, padding, dilation, groups, bias):
+        cols, w, x_shape, pads, out = cache
+        dy = dy.transpose(1, 0, *range(2, rank + 2))  # (F, N, *out): free for our own layout
+        dy_rows = dy.reshape(groups, filters // groups, -1)
+        dweight = None
+        if ctx.wants(1):  # (cols @ dy^T)^T: the faster operand order for BLAS here
+            dweight = (cols @ dy_rows.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(filters, -1, *kernel)
+        dx = None
+        if ctx.wants(0):
+            padded = [n + begin + end for n, (begin, end) in zip(x_shape[2:], pads, strict=True)]
+            channels, batch = x_shape[1], x_shape[0]
+            if all(s == 1 for s in stride):
+                wide = windows.widen(dy, padded).reshape(groups, filters // groups, -1)
+                dcols = (w.transpose(0, 2, 1) @ wide).reshape(channels, *kernel, batch, -1)
+                dx = windows.col2im_wide(dcols, padded, dilation)
+            else:
+                dcols = (w.transpose(0, 2, 1) @ dy_rows).reshape(channels, *kernel, batch, *out)
+                dx = windows.col2im(dcols, padded, stride, dilation)
+            dx = windows.crop(dx, pads, x_shape[2:])
+        if not bias:
+            return dx, dweight
+        return dx, dweight, dy_rows.sum(axis=2).reshape(filters) if ctx.wants(2) else None
+
+    def to_onnx(g, x, weight, b=None, *, filters, kernel, stride, padding, dilation, groups, bias):
+        return g.node(
+            "Conv",
+            [x, weight] + ([b] if b is not None else []),
+            kernel_shape=list(kernel),
+            strides=list(stride),
+            pads=list(padding),  # explicit (begins..., ends...): derive resolved "same"
+            dilations=list(dilation),
+            group=groups,
+        )
+
+    def derive(x, *, filters, kernel, stride, padding, dilation, groups, bias):
+        # "same" becomes explicit pads here, where the input size is known, so the exporter
+        # (which sees no shapes) writes the runtime's exact split.
+        pads = resolve_padding(padding, x[2:], kernel, stride, dilation)
+        return {"padding": tuple(b for b, _ in pads) + tuple(e for _, e in pads)}
+
+    def samples(rng):
+        for x_shape, attrs in _samples(rank):
+            attrs = {"stride": (1,) * rank, "dilation": (1,) * rank, "groups": 1, "bias": True} | attrs
+            attrs |= derive(x_shape, **attrs)
+            specs = params(x_shape, **attrs)
+            yield Sample(
+                (rng.standard_normal(x_shape), *(rng.standard_normal(s.shape) for s in specs)), attrs
+            )
+
     attrs = (
         Arg("filters", Int(1), doc="output channels"),
         Arg("kernel", Ints(rank), doc="window size per spatial axis"),
@@ -69,7 +139,48 @@ def _make(rank: int) -> OpDef:
         Arg("groups", Int(1), 1, "channel groups convolved separately"),
         Arg("bias", Bool(), True, "add a bias"),
     )
-    return OpDef(name, __doc__, shape, attrs=attrs, params=params, flops=flops)
+    return OpDef(
+        name,
+        __doc__,
+        shape,
+        attrs=attrs,
+        params=params,
+        flops=flops,
+        forward=forward,
+        backward=backward,
+        derive=derive,
+        samples=samples,
+        to_onnx=to_onnx,
+    )
+
+
+def _samples(rank: int):
+    """(x shape, attributes) pairs covering stride, explicit and same padding, dilation, groups
+    (depthwise too) and odd sizes; small, as the gradient check perturbs every element."""
+    if rank == 1:
+        yield (2, 3, 7), {"filters": 4, "kernel": (3,), "padding": (0, 0)}
+        yield (2, 4, 9), {"filters": 2, "kernel": (2,), "stride": (2,), "padding": (1, 2), "bias": False}
+        yield (1, 2, 8), {"filters": 3, "kernel": (3,), "stride": (2,), "padding": "same", "dilation": (2,)}
+        yield (2, 4, 6), {"filters": 6, "kernel": (3,), "groups": 2, "padding": (1, 1)}
+        return
+    yield (2, 3, 5, 6), {"filters": 4, "kernel": (3, 3), "padding": (0, 0, 0, 0)}
+    yield (2, 2, 7, 5), {"filters": 3, "kernel": (3, 2), "stride": (2, 1), "padding": (1, 0, 2, 1)}
+    yield (
+        (1, 2, 7, 7),
+        {"filters": 2, "kernel": (3, 3), "stride": (2, 2), "padding": "same", "dilation": (2, 1)},
+    )
+    yield (
+        (2, 4, 5, 5),
+        {
+            "filters": 4,
+            "kernel": (3, 3),
+            "groups": 4,
+            "padding": (1, 1, 1, 1),
+            "dilation": (1, 2),
+            "bias": False,
+        },
+    )
+    yield (1, 4, 4, 5), {"filters": 6, "kernel": (2, 2), "groups": 2, "stride": (2, 2), "padding": (0,) * 4}
 
 
 CONV1D = _make(1)
