@@ -12,13 +12,15 @@ Initializer fans follow Keras and PyTorch: fan_in = C // groups * prod(kernel),
 fan_out = filters * prod(kernel).
 
 Kernel: im2col (ops/windows.py) makes per group a (C/groups * taps, N * positions) matrix, and
-the whole layer is one batched GEMM over the groups: y = weight (G, F/G, C/G * taps) @ cols.
+the whole layer is one batched GEMM over the groups: y = weight (G, F/G, C/G * taps) @ cols,
+the bias riding along as one more weight column against a row of ones.
 Backward reuses the cached columns: dweight = dy @ cols^T, dcols = weight^T @ dy, and col2im
 adds dcols back into dx. The output is a (N, F, *out) view of an (F, N, *out) array; elementwise
 ops that follow keep that layout, so the incoming dy reshapes to (F, N * positions) for free."""
 
 import math
 
+import numpy as np
 from nnc.runtime.ops import windows
 from nnc.runtime.ops.base import (
     OpDef,
@@ -73,21 +75,33 @@ def _make(rank: int) -> OpDef:
         # NOTE: `bias` is the attribute (bool); the bias array is `b`, passed only when bias is true.
         pads = resolve_padding(padding, x.shape[2:], kernel, stride, dilation)
         out = window_sizes(name, x.shape, kernel, stride, dilation, padding, arg="kernel")
-        cols = windows.im2col(windows.pad(x, pads), kernel, stride, dilation, out)
-        cols = cols.reshape(groups, -1, x.shape[0] * math.prod(out))  # (G, C/G * taps, N * P)
-        w = weight.reshape(groups, filters // groups, -1)  # (G, F/G, C/G * taps)
-        y = (w @ cols).reshape(filters, x.shape[0], *out)
-        if b is not None:
-            y += b.reshape(filters, *(1,) * (rank + 1))
+        rows = x.shape[1] // groups * math.prod(kernel)
+        # (G, C/G * taps [+ a row of ones], N * P): the ones make the GEMM add the bias, and
+        # the weight gradient's GEMM sum dy for the bias gradient, saving a pass over y and dy.
+        cols = np.empty((groups, rows + (b is not None), x.shape[0] * math.prod(out)), x.dtype)
+        view = windows.windows(windows.pad(x, pads), kernel, stride, dilation, out)
+        np.copyto(
+            cols[:, :rows].reshape(groups, -1, *view.shape[1:]), view.reshape(groups, -1, *view.shape[1:])
+        )
+        w = weight.reshape(groups, filters // groups, rows)
+        if b is None:
+            y = w @ cols
+        else:
+            cols[:, rows] = 1
+            y = np.concatenate([w, b.reshape(groups, -1, 1)], axis=2) @ cols
+        y = y.reshape(filters, x.shape[0], *out)
         return y.transpose(1, 0, *range(2, rank + 2)), (cols, w, x.shape, pads, out)
 
     def backward(ctx, dy, cache, *, filters, kernel, stride, padding, dilation, groups, bias):
         cols, w, x_shape, pads, out = cache
         dy = dy.transpose(1, 0, *range(2, rank + 2))  # (F, N, *out): free for our own layout
         dy_rows = dy.reshape(groups, filters // groups, -1)
-        dweight = None
-        if ctx.wants(1):  # (cols @ dy^T)^T: the faster operand order for BLAS here
-            dweight = (cols @ dy_rows.transpose(0, 2, 1)).transpose(0, 2, 1).reshape(filters, -1, *kernel)
+        dweight = dbias = None
+        if ctx.wants(1) or (bias and ctx.wants(2)):
+            # (cols @ dy^T)^T: the faster operand order for BLAS here
+            both = (cols @ dy_rows.transpose(0, 2, 1)).transpose(0, 2, 1)  # (G, F/G, rows [+ 1])
+            dweight = both[:, :, : w.shape[2]].reshape(filters, -1, *kernel) if ctx.wants(1) else None
+            dbias = both[:, :, -1].reshape(filters) if bias and ctx.wants(2) else None
         dx = None
         if ctx.wants(0):
             padded = [n + begin + end for n, (begin, end) in zip(x_shape[2:], pads, strict=True)]
@@ -100,9 +114,7 @@ def _make(rank: int) -> OpDef:
                 dcols = (w.transpose(0, 2, 1) @ dy_rows).reshape(channels, *kernel, batch, *out)
                 dx = windows.col2im(dcols, padded, stride, dilation)
             dx = windows.crop(dx, pads, x_shape[2:])
-        if not bias:
-            return dx, dweight
-        return dx, dweight, dy_rows.sum(axis=2).reshape(filters) if ctx.wants(2) else None
+        return (dx, dweight, dbias) if bias else (dx, dweight)
 
     def to_onnx(g, x, weight, b=None, *, filters, kernel, stride, padding, dilation, groups, bias):
         return g.node(

@@ -22,6 +22,7 @@ Backward is a convolution: im2col of dy gives dx = weight @ cols and dweight = x
 
 import math
 
+import numpy as np
 from nnc.runtime.ops import windows
 from nnc.runtime.ops.base import (
     OpDef,
@@ -130,7 +131,9 @@ def backward(ctx, dy, cache, *, filters, kernel, stride, padding, output_padding
     x_rows, w, x_shape, pads, buffer = cache
     rank = len(kernel)
     around = [(begin, m - begin - n) for (begin, _), m, n in zip(pads, buffer, dy.shape[2:], strict=True)]
-    cols = windows.im2col(windows.pad(dy, around), kernel, stride, dilation, x_shape[2:])
+    cols = np.ascontiguousarray(
+        windows.windows(windows.pad(dy, around), kernel, stride, dilation, x_shape[2:])
+    )
     cols = cols.reshape(w.shape[1], -1)  # (filters * taps, N * H * W)
     dx = None
     if ctx.wants(0):

@@ -22,12 +22,12 @@ def pad(x: np.ndarray, pads) -> np.ndarray:
     return np.pad(x, ((0, 0), (0, 0), *pads))
 
 
-def im2col(xpad: np.ndarray, kernel, stride, dilation, out) -> np.ndarray:
-    """Every window of xpad (N, C, *spatial) as a contiguous (C, *kernel, N, *out) array:
-    cols[c, k, n, p] = xpad[n, c, p * stride + k * dilation]."""
+def windows(xpad: np.ndarray, kernel, stride, dilation, out) -> np.ndarray:
+    """Every window of xpad (N, C, *spatial) as a read-only strided view (C, *kernel, N, *out):
+    view[c, k, n, p] = xpad[n, c, p * stride + k * dilation]. Copying it is im2col."""
     n, c = xpad.shape[:2]
     step_n, step_c, *steps = xpad.strides
-    view = as_strided(
+    return as_strided(
         xpad,
         shape=(c, *kernel, n, *out),
         strides=(
@@ -38,7 +38,6 @@ def im2col(xpad: np.ndarray, kernel, stride, dilation, out) -> np.ndarray:
         ),
         writeable=False,
     )
-    return np.ascontiguousarray(view)
 
 
 def col2im(cols: np.ndarray, spatial, stride, dilation) -> np.ndarray:
