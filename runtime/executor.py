@@ -8,7 +8,7 @@ the rest: no gradient for the model inputs, none for a frozen first layer's weig
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from nnc.runtime.errors import RunError
@@ -96,7 +96,16 @@ class Plan:
         self.steps = tuple(steps)
         # For inference: the index of the last step reading each value, so it can be freed.
         self.last_use = {name: index for index, step in enumerate(self.steps) for name in step.inputs}
-        self.backward_steps = tuple(s for s in reversed(steps) if s.name in depends and s.name in reaches)
+        kept = {
+            *self.outputs,
+            *(loss.input for loss in self.losses),
+            *(loss.prediction for loss in self.losses),
+        }
+        self.train_steps = _pool_before_relu(self.steps, kept)
+        backward = {s.name for s in steps if s.name in depends and s.name in reaches}
+        self.backward_steps = tuple(
+            s for s in reversed(self.train_steps) if s.name in backward or s.name.split("/")[0] in backward
+        )
 
     # ---- forward ----------------------------------------------------------------------
     def run(self, feeds: Mapping[str, np.ndarray], outputs: Sequence[str] | None = None) -> dict:
@@ -113,10 +122,10 @@ class Plan:
                     del values[name]
         return {name: values[name] for name in wanted}
 
-    def _forward(self, feeds, ctx: Context) -> tuple[dict, dict]:
+    def _forward(self, feeds, ctx: Context, steps: Sequence[Step]) -> tuple[dict, dict]:
         values = {name: feeds[name] for name in self.inputs}
         caches = {}
-        for step in self.steps:
+        for step in steps:
             args = [values[name] for name in step.inputs] + [self.params.values[k] for k in step.params]
             values[step.name], caches[step.name] = step.op.forward(ctx, *args, **step.attrs)
         return values, caches
@@ -132,7 +141,7 @@ class Plan:
     def evaluate(self, feeds: Mapping[str, np.ndarray]) -> Pass:
         """Inference-mode forward and losses (validation, `nnc eval`)."""
         ctx = Context(training=False)
-        values, _ = self._forward(feeds, ctx)
+        values, _ = self._forward(feeds, ctx, self.steps)
         losses, _ = self._losses(values, feeds, ctx)
         terms = [float(v) for v in losses]
         return Pass(sum(t * loss.weight for t, loss in zip(terms, self.losses, strict=True)), terms, values)
@@ -140,9 +149,10 @@ class Plan:
     # ---- training ---------------------------------------------------------------------
     def gradients(self, feeds: Mapping[str, np.ndarray], rng: np.random.Generator) -> Pass:
         """Training-mode forward, the weighted losses, and backward: the trainable parameters'
-        gradients land in `self.params.grad` (entries of parameters that reach no loss stay 0)."""
+        gradients land in `self.params.grad` (entries of parameters that reach no loss stay 0).
+        Runs `train_steps`, so the returned values lack those a rewrite removed."""
         ctx = Context(training=True, rng=rng)
-        values, caches = self._forward(feeds, ctx)
+        values, caches = self._forward(feeds, ctx, self.train_steps)
         losses, loss_caches = self._losses(values, feeds, ctx)
         terms = [float(v) for v in losses]
         total = sum(t * loss.weight for t, loss in zip(terms, self.losses, strict=True))
@@ -178,6 +188,37 @@ class Plan:
             if value is not None and np.issubdtype(value.dtype, np.floating) and not np.isfinite(value).all():
                 return step
         return None
+
+
+def _pool_before_relu(steps: Sequence[Step], kept: set[str]) -> tuple[Step, ...]:
+    """The training steps: `relu -> max_pool` becomes `max_pool -> relu`, on a quarter of the
+    elements for a 2x2 pool. Values and gradients are bit-identical: relu is monotone, so the
+    maximum of the relus is the relu of the maximum, and where a window's maximum is <= 0 both
+    orders give a zero gradient. The pooled step keeps the pool's name, so every value but the
+    relu's own (which nothing else reads) is still there; the pre-activation pool is
+    `<pool>/before_relu`."""
+    readers: dict[str, int] = {}
+    for step in steps:
+        for name in step.inputs:
+            readers[name] = readers.get(name, 0) + 1
+    out: list[Step] = []
+    for step in steps:
+        relu = out[-1] if out else None
+        if (
+            relu is not None
+            and relu.op.name == "relu"
+            and step.op.name.startswith("max_pool")
+            and step.inputs == (relu.name,)
+            and readers[relu.name] == 1
+            and relu.name not in kept
+        ):
+            pooled = replace(
+                step, name=f"{step.name}/before_relu", inputs=relu.inputs, needs_grad=relu.needs_grad
+            )
+            out[-1:] = [pooled, replace(relu, name=step.name, inputs=(pooled.name,))]
+        else:
+            out.append(step)
+    return tuple(out)
 
 
 def _accumulate(grads: dict, name: str, dx: np.ndarray) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from nnc.runtime.errors import RunError
 from nnc.runtime.executor import Plan
+from nnc.runtime.memory import retain_freed_memory
 from nnc.runtime.metrics import CLASSIFICATION_METRICS, make_metric
 from nnc.runtime.optim import add_penalties, clip_gradients, make_optimizer
 from nnc.runtime.schedules import make_schedule
@@ -128,6 +129,7 @@ class Trainer:
 
     # ---- the loop -----------------------------------------------------------------------
     def fit(self, on_step: Callable = None, on_epoch: Callable = None, on_interrupt: Callable = None):
+        retain_freed_memory()  # steps reuse their memory instead of page-faulting it back in
         previous = signal.getsignal(signal.SIGINT)
         signal.signal(signal.SIGINT, self._request_stop)
         try:

@@ -184,3 +184,43 @@ def test_running_statistics_are_saved_restored_and_exported(bn_spec, tmp_path):
     onnx_path = tmp_path / "bn.onnx"
     model.export(onnx_path)
     np.testing.assert_allclose(nnc.predict(onnx_path, x), expected, rtol=1e-4, atol=1e-5)
+
+
+# ---- the training plan's rewrite ---------------------------------------------------------------
+POOLED = """
+model pooled {
+    input x: float32[2, 8, 8]
+    conv2d(4, kernel=3, padding=same, bias=false) -> relu
+    max_pool2d(2)
+    conv2d(3, kernel=3) -> relu as features
+    max_pool2d(2)
+    flatten
+    dense(2) as logits
+    output logits, features
+}
+loss cross_entropy(logits, target=label)
+optimizer sgd(lr=0.1)
+"""
+
+
+def test_training_pools_before_relu_with_bit_identical_values_and_gradients(monkeypatch):
+    from nnc.runtime import executor
+
+    fused = nnc.load(POOLED).plan
+    names = [s.name for s in fused.train_steps]
+    assert names[:3] == ["conv2d_1", "max_pool2d_1/before_relu", "max_pool2d_1"]
+    assert "relu_1" not in names
+    assert "features" in names  # a model output: left as written
+    monkeypatch.setattr(executor, "_pool_before_relu", lambda steps, kept: steps)
+    plain = nnc.load(POOLED).plan
+    rng = np.random.default_rng(0)
+    for params in (fused.params, plain.params):
+        params.initialize(np.random.default_rng(1))
+    # small integers: ties inside windows, and whole windows <= 0 after the convolution
+    feeds = {"x": rng.integers(-2, 2, (8, 2, 8, 8)).astype(np.float32), "label": rng.integers(0, 2, 8)}
+    a = fused.gradients(feeds, np.random.default_rng(0))
+    b = plain.gradients(feeds, np.random.default_rng(0))
+    assert a.loss == b.loss
+    np.testing.assert_array_equal(a.values["max_pool2d_1"], b.values["max_pool2d_1"])
+    np.testing.assert_array_equal(fused.params.grad, plain.params.grad)
+    assert np.count_nonzero(plain.params.grad) > 0

@@ -306,3 +306,13 @@ def test_metrics_without_a_loss_to_measure_are_refused(tmp_path):
     with pytest.raises(RunError) as e:
         nnc.load(spec).fit(out=tmp_path / "run")
     assert e.value.code == "E502"
+
+
+def test_freed_memory_is_retained_between_steps_on_glibc():
+    # The trainer's allocator settings (runtime/memory.py); glibc is what Linux CI runs on.
+    import platform
+
+    from nnc.runtime.memory import retain_freed_memory
+
+    expected = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
+    assert retain_freed_memory() is expected
