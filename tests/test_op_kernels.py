@@ -22,7 +22,6 @@ WITHOUT_KERNELS = {
     "multi_head_attention",
     "positional_encoding",
     "rnn",
-    "sequence_pool",
 }
 SEED = 1234  # dropout's mask: every forward of one check draws the same one
 EPS = 1e-6  # central-difference step in float64
@@ -392,3 +391,16 @@ def test_pool_derive_writes_same_as_the_runtime_padding():
         "stride": (2, 2),
         "padding": (0, 0, 0, 0),
     }
+
+
+# ---- sequence_pool -----------------------------------------------------------------------------
+def test_sequence_pool_values_and_the_max_tie_going_to_the_first_step():
+    x = np.array([[[1.0, 5.0], [3.0, 5.0], [3.0, -1.0]]], np.float32)  # (1, T=3, D=2)
+    op = OPS["sequence_pool"]
+    expected = {"mean": [[7 / 3, 3.0]], "max": [[3.0, 5.0]], "first": [[1.0, 5.0]], "last": [[3.0, -1.0]]}
+    for mode, want in expected.items():
+        y, _ = op.forward(ctx(), x, mode=mode)
+        np.testing.assert_allclose(y, want, rtol=1e-6)
+    _, cache = op.forward(ctx(), x, mode="max")
+    (dx,) = op.backward(ctx(), np.array([[1.0, 2.0]], np.float32), cache, mode="max")
+    np.testing.assert_array_equal(dx, [[[0, 2], [1, 0], [0, 0]]])
