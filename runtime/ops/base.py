@@ -197,6 +197,11 @@ def resolve_padding(padding, sizes, kernel, stride, dilation) -> tuple[tuple[int
     return tuple(zip(padding[:rank], padding[rank:], strict=True))
 
 
+def flat_padding(pads) -> tuple[int, ...]:
+    """((begin, end), ...) per spatial axis in Padding's normalized form (begins..., ends...)."""
+    return tuple(begin for begin, _ in pads) + tuple(end for _, end in pads)
+
+
 def window_sizes(op: str, x: Shape, kernel, stride, dilation, padding, *, arg: str) -> tuple[int, ...]:
     """Output spatial sizes of a sliding window (conv, pool) over x = (N, C, *spatial)."""
     pads = resolve_padding(padding, x[2:], kernel, stride, dilation)

@@ -28,6 +28,7 @@ from nnc.runtime.ops.base import (
     Sample,
     ShapeError,
     check_rank,
+    flat_padding,
     glorot_uniform,
     resolve_padding,
     size,
@@ -104,7 +105,7 @@ def _make(rank: int) -> OpDef:
             dbias = both[:, :, -1].reshape(filters) if bias and ctx.wants(2) else None
         dx = None
         if ctx.wants(0):
-            padded = [n + begin + end for n, (begin, end) in zip(x_shape[2:], pads, strict=True)]
+            padded = windows.padded_shape(x_shape, pads)[2:]
             channels, batch = x_shape[1], x_shape[0]
             if all(s == 1 for s in stride):
                 wide = windows.widen(dy, padded).reshape(groups, filters // groups, -1)
@@ -131,7 +132,7 @@ def _make(rank: int) -> OpDef:
         # "same" becomes explicit pads here, where the input size is known, so the exporter
         # (which sees no shapes) writes the runtime's exact split.
         pads = resolve_padding(padding, x[2:], kernel, stride, dilation)
-        return {"padding": tuple(b for b, _ in pads) + tuple(e for _, e in pads)}
+        return {"padding": flat_padding(pads)}
 
     def samples(rng):
         for x_shape, attrs in _samples(rank):

@@ -30,6 +30,7 @@ from nnc.runtime.ops.base import (
     Sample,
     ShapeError,
     check_rank,
+    flat_padding,
     format_shape,
     glorot_uniform,
     same_padding,
@@ -95,7 +96,7 @@ def derive(x, *, filters, kernel, stride, padding, output_padding, dilation, bia
         total = (n - 1) * s + d * (k - 1) + 1 - n * s
         crops.append(same_padding(n * s, k, s, d) if total >= 0 else (0, 0))
         extra.append(max(0, -total))
-    return {"padding": (*(b for b, _ in crops), *(e for _, e in crops)), "output_padding": tuple(extra)}
+    return {"padding": flat_padding(crops), "output_padding": tuple(extra)}
 
 
 def _geometry(x_shape, kernel, stride, padding, output_padding, dilation):

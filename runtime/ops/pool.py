@@ -21,12 +21,14 @@ import itertools
 import math
 
 import numpy as np
+from nnc.runtime.ops import windows
 from nnc.runtime.ops.base import (
     OpDef,
     Sample,
     ShapeError,
     check_rank,
     conv_output_size,
+    flat_padding,
     resolve_padding,
     window_sizes,
 )
@@ -54,23 +56,6 @@ def _taps(size, stride, out):
     ]
 
 
-def _padded_shape(x_shape, pads):
-    return (*x_shape[:2], *(n + begin + end for n, (begin, end) in zip(x_shape[2:], pads, strict=True)))
-
-
-def _interior(x_shape, pads):
-    """The slice of the padded array that is x."""
-    return (..., *(slice(begin, begin + n) for n, (begin, _) in zip(x_shape[2:], pads, strict=True)))
-
-
-def _pad(x, pads, fill):
-    if not any(begin or end for begin, end in pads):
-        return x
-    xpad = np.full(_padded_shape(x.shape, pads), fill, x.dtype)
-    xpad[_interior(x.shape, pads)] = x
-    return xpad
-
-
 def _overlapping(size, stride):
     """Whether an input position can fall in two windows, so that gradients must be added."""
     return any(s < k for k, s in zip(size, stride, strict=True))
@@ -90,7 +75,7 @@ def _window_counts(x_shape, size, stride, pads, out, dtype):
 def max_forward(ctx, x, *, size, stride, padding):
     pads, out = _geometry(x.shape, size, stride, padding)
     taps = _taps(size, stride, out)
-    xpad = _pad(x, pads, -np.inf)
+    xpad = windows.pad(x, pads, -np.inf)
     best = xpad[taps[0]].copy()
     # Which tap holds each maximum, for backward. Taps come in increasing order, so the winner
     # is the last tap that beat everything before it: a running maximum of t over those taps.
@@ -109,7 +94,7 @@ def max_backward(ctx, dy, cache, *, size, stride, padding):
     if not ctx.wants(0):
         return (None,)
     winner, x_shape, pads = cache
-    dxpad = np.zeros(_padded_shape(x_shape, pads), dy.dtype)
+    dxpad = np.zeros(windows.padded_shape(x_shape, pads), dy.dtype)
     overlapping = _overlapping(size, stride)
     won = np.empty(winner.shape, bool)
     routed = np.empty(dy.shape, dy.dtype)
@@ -120,13 +105,13 @@ def max_backward(ctx, dy, cache, *, size, stride, padding):
             dxpad[tap] += routed
         else:  # each position is in one window at most: write, no read-modify-write
             np.multiply(dy, won, out=dxpad[tap])
-    return (dxpad[_interior(x_shape, pads)],)
+    return (windows.crop(dxpad, pads, x_shape[2:]),)
 
 
 def avg_forward(ctx, x, *, size, stride, padding):
     pads, out = _geometry(x.shape, size, stride, padding)
     taps = _taps(size, stride, out)
-    xpad = _pad(x, pads, 0)
+    xpad = windows.pad(x, pads)
     total = xpad[taps[0]].copy()
     for tap in taps[1:]:
         total += xpad[tap]
@@ -141,14 +126,14 @@ def avg_backward(ctx, dy, cache, *, size, stride, padding):
     counts, x_shape, pads = cache
     share = dy / counts
     # Padding taps receive a share too, but they are cropped away below.
-    dxpad = np.zeros(_padded_shape(x_shape, pads), dy.dtype)
+    dxpad = np.zeros(windows.padded_shape(x_shape, pads), dy.dtype)
     overlapping = _overlapping(size, stride)
     for tap in _taps(size, stride, counts.shape):
         if overlapping:
             dxpad[tap] += share
         else:  # each position is in one window at most: write, no read-modify-write
             dxpad[tap] = share
-    return (dxpad[_interior(x_shape, pads)],)
+    return (windows.crop(dxpad, pads, x_shape[2:]),)
 
 
 def max_to_onnx(g, x, *, size, stride, padding):
@@ -216,7 +201,7 @@ def _make(mode: str, rank: int) -> OpDef:
         # (which sees no shapes) writes the runtime's exact split.
         stride = size if stride is None else stride
         pads = resolve_padding(padding, x[2:], size, stride, (1,) * rank)
-        return {"stride": stride, "padding": tuple(b for b, _ in pads) + tuple(e for _, e in pads)}
+        return {"stride": stride, "padding": flat_padding(pads)}
 
     def flops(x, **attrs):  # one compare or add per window element
         y = shape(x, **attrs)

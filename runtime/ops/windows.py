@@ -15,11 +15,16 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 
-def pad(x: np.ndarray, pads) -> np.ndarray:
-    """x (N, C, *spatial) zero-padded by ((begin, end), ...) per spatial axis."""
+def pad(x: np.ndarray, pads, fill: float = 0) -> np.ndarray:
+    """x (N, C, *spatial) padded with `fill` by ((begin, end), ...) per spatial axis."""
     if not any(begin or end for begin, end in pads):
         return x
-    return np.pad(x, ((0, 0), (0, 0), *pads))
+    return np.pad(x, ((0, 0), (0, 0), *pads), constant_values=fill)
+
+
+def padded_shape(x_shape, pads) -> tuple[int, ...]:
+    """The shape of x (N, C, *spatial) padded by ((begin, end), ...) per spatial axis."""
+    return (*x_shape[:2], *(n + begin + end for n, (begin, end) in zip(x_shape[2:], pads, strict=True)))
 
 
 def windows(xpad: np.ndarray, kernel, stride, dilation, out) -> np.ndarray:
