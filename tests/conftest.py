@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -18,3 +19,21 @@ def compile_text(tmp_path):
         return compile_file(path, overrides)
 
     return run
+
+
+# ---- shared by the registry-generated op tests (test_op_kernels, test_op_onnx) ----------------
+def n_data_inputs(op, sample):
+    """How many of the sample's inputs are data inputs, the rest being the op's parameters."""
+    if op.params is None:
+        return len(sample.inputs)
+    shapes = [x.shape for x in sample.inputs]
+    for k in range(op.min_inputs, len(shapes) + 1):
+        if k + len(op.params(*shapes[:k], **sample.attrs)) == len(shapes):
+            return k
+    pytest.fail(f"{op.name}: no split of the sample's inputs into data and parameters")
+
+
+def as_float32(a):
+    """Float arrays as float32; integer ones (class targets, token ids) unchanged."""
+    a = np.asarray(a)
+    return a.astype(np.float32) if np.issubdtype(a.dtype, np.floating) else a

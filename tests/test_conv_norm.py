@@ -118,9 +118,9 @@ def test_batch_norm_normalizes_with_batch_statistics_in_training_and_running_one
     np.testing.assert_allclose(v_new, 0.9 + 0.1 * batch.var(axis=1), rtol=1e-5)
     # inference: the running statistics, whatever the batch
     y, _ = BN.forward(Context(), x[:1], scale, bias, m_new, v_new, momentum=0.9, epsilon=1e-5)
-    expected = (x[:1] - m_new[:, None, None]) / np.sqrt(v_new[:, None, None] + 1e-5) * 2 ** np.arange(2)[
-        :, None, None
-    ] + bias[:, None, None]
+    per_channel = (slice(None), None, None)  # (C,) against (N, C, H, W)
+    xhat = (x[:1] - m_new[per_channel]) / np.sqrt(v_new[per_channel] + 1e-5)
+    expected = xhat * scale[per_channel] + bias[per_channel]
     np.testing.assert_allclose(y, expected, rtol=1e-5, atol=1e-6)
 
 

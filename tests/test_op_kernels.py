@@ -9,6 +9,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import as_float32, n_data_inputs
 from nnc.runtime.ops import OPS
 from nnc.runtime.ops.base import Context
 from nnc.runtime.ops.gelu import erf
@@ -53,25 +54,6 @@ def backward(op, sample, dy, cache, needs_grad=()):
 def random_dy(op, y, rng):
     """Output gradient that projects y onto a scalar: a random number for a loss, else an array."""
     return 0.5 + rng.random() if op.is_loss else rng.standard_normal(y.shape)
-
-
-def n_data_inputs(op, sample):
-    """How many of the sample's inputs are data inputs, the rest being the op's parameters."""
-    if op.params is None:
-        return len(sample.inputs)
-    shapes = [x.shape for x in sample.inputs]
-    for k in range(op.min_inputs, len(shapes) + 1):
-        if k + len(op.params(*shapes[:k], **sample.attrs)) == len(shapes):
-            return k
-    pytest.fail(f"{op.name}: no split of the sample's inputs into data and parameters")
-
-
-def is_float(a):
-    return np.issubdtype(np.asarray(a).dtype, np.floating)
-
-
-def as_float32(a):
-    return a.astype(np.float32) if is_float(a) else a
 
 
 # ---- the registry ------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
+from conftest import as_float32, n_data_inputs
 from nnc.compiler.to_onnx import IR_VERSION
 from nnc.runtime.onnx_graph import MAX_OPSET, MIN_OPSET, OnnxGraph
 from nnc.runtime.ops import OPS
@@ -37,22 +38,6 @@ CASES = [
     for i, sample in enumerate(op.samples(np.random.default_rng(0)))
     for opset in OPSETS
 ]
-
-
-def n_data_inputs(op, sample):
-    """How many of the sample's inputs are data inputs, the rest being the op's parameters."""
-    if op.params is None:
-        return len(sample.inputs)
-    shapes = [x.shape for x in sample.inputs]
-    for k in range(op.min_inputs, len(shapes) + 1):
-        if k + len(op.params(*shapes[:k], **sample.attrs)) == len(shapes):
-            return k
-    pytest.fail(f"{op.name}: no split of the sample's inputs into data and parameters")
-
-
-def as_float32(a):
-    a = np.asarray(a)
-    return a.astype(np.float32) if np.issubdtype(a.dtype, np.floating) else a
 
 
 def export_alone(op, sample, opset):

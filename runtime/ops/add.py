@@ -1,7 +1,7 @@
 """add: y = x1 + x2 + ...; all inputs have the same shape (a residual or skip connection).
 dxi = dy for every input."""
 
-from nnc.runtime.ops.base import OpDef, Sample, check_same_shape
+from nnc.runtime.ops.base import OpDef, Sample, chain, check_same_shape
 
 
 def shape(*xs):
@@ -21,10 +21,7 @@ def backward(ctx, dy, n_inputs):
 
 
 def to_onnx(g, *xs):
-    y = g.node("Add", [xs[0], xs[1]])  # a chain, summing in the order forward does
-    for x in xs[2:]:
-        y = g.node("Add", [y, x])
-    return y
+    return chain(g, "Add", xs)
 
 
 def samples(rng):

@@ -220,6 +220,15 @@ def window_sizes(op: str, x: Shape, kernel, stride, dilation, padding, *, arg: s
     return tuple(out)
 
 
+def chain(g, op_type: str, xs) -> str:
+    """A variadic elementwise op (add, multiply) lowered as a chain of binary ONNX nodes,
+    combining in the order the forward does: ((x1 op x2) op x3) ..."""
+    y = g.node(op_type, [xs[0], xs[1]])
+    for x in xs[2:]:
+        y = g.node(op_type, [y, x])
+    return y
+
+
 def loss_shape(x: Shape, **_attrs) -> Shape:
     """Shape rule of a loss: a prediction of rank >= 2 reduces to a scalar."""
     check_rank(x, 2, what="prediction")

@@ -1,7 +1,7 @@
 """multiply: y = x1 * x2 * ... elementwise; all inputs have the same shape (gating).
 dxi = dy * (product of every other input)."""
 
-from nnc.runtime.ops.base import OpDef, Sample, check_same_shape
+from nnc.runtime.ops.base import OpDef, Sample, chain, check_same_shape
 
 
 def shape(*xs):
@@ -30,10 +30,7 @@ def backward(ctx, dy, xs):
 
 
 def to_onnx(g, *xs):
-    y = g.node("Mul", [xs[0], xs[1]])
-    for x in xs[2:]:
-        y = g.node("Mul", [y, x])
-    return y
+    return chain(g, "Mul", xs)
 
 
 def samples(rng):
