@@ -1,6 +1,7 @@
 """IR + trained weights -> an ONNX model, in inference mode. Each node is lowered by its op's
 `to_onnx`; parameters become initializers named `<layer>.<param>`; the graph's inputs and
-outputs keep the spec's names, with a dynamic batch dimension. Nodes carry the spec layer in
+outputs keep the spec's names, with a dynamic batch dimension, and a dynamic time axis where
+the model takes sequences of any length (compiler/any_length.py). Nodes carry the spec layer in
 their names and, as doc strings, the layer's location in the spec.
 
 Everything `nnc predict` needs travels in `metadata_props`: the spec hash, class labels, the
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from nnc.compiler.any_length import declared, symbolic_shapes
 from nnc.runtime.errors import RunError
 from nnc.runtime.onnx_graph import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, OnnxGraph
 from nnc.runtime.ops import OPS
@@ -80,12 +82,13 @@ def to_onnx(
     check_opset(opset)
     graph = program.graph
     output_values = resolve_outputs(graph, outputs)
+    shapes = symbolic_shapes(program)
     g = OnnxGraph(opset)
     values: dict[str, str] = {}
     inputs = []
     for i in graph.inputs:
         g.reserve(i.name)
-        inputs.append(helper.make_tensor_value_info(i.name, DTYPES[i.type.dtype], ["N", *i.type.shape[1:]]))
+        inputs.append(helper.make_tensor_value_info(i.name, DTYPES[i.type.dtype], declared(shapes[i.name])))
         values[i.name] = i.name
         if standardize and i.name in standardize:
             mean, std = standardize[i.name]
@@ -108,7 +111,7 @@ def to_onnx(
         # The graph output carries the spec's name; an Identity renames the last node's value.
         g.node("Identity", [values[out]], name=out)
         t = graph.type_of(out)
-        outputs_info.append(helper.make_tensor_value_info(out, DTYPES[t.dtype], ["N", *t.shape[1:]]))
+        outputs_info.append(helper.make_tensor_value_info(out, DTYPES[t.dtype], declared(shapes[out])))
     onnx_graph = helper.make_graph(g.nodes, graph.name, inputs, outputs_info, initializer=g.initializers)
     model = helper.make_model(
         onnx_graph,

@@ -1,11 +1,16 @@
 """The export gate: an exported model is written only if it is valid ONNX, its inferred shapes
 agree with the IR's, and onnxruntime computes what the NumPy runtime computes, at batch sizes
-1 and 7, within rtol 1e-4 / atol 1e-5. On a mismatch the first diverging layer is named."""
+1 and 7 — and, for a model that takes sequences of any length, at two lengths other than the
+training one — within rtol 1e-4 / atol 1e-5. On a mismatch the first diverging layer is named."""
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
+from nnc.compiler.any_length import declared, symbolic_shapes
 from nnc.runtime.errors import RunError
+from nnc.runtime.ops.base import Length
 
 BATCH_SIZES = (1, 7)
 RTOL, ATOL = 1e-4, 1e-5
@@ -18,12 +23,38 @@ class ExportMismatch(RunError):
         )
 
 
-def sample_inputs(graph, batch: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
+def other_lengths(length: int) -> tuple[int, ...]:
+    """Two lengths besides the training one: half of it and one step shorter (shorter, so that a
+    learned position table of the training length still covers them)."""
+    return tuple(sorted({max(1, length // 2), max(1, length - 1)} - {length}))
+
+
+def length_variants(graph, shapes) -> list[dict[str, int]]:
+    """{input: length along axis 1} to test: the training lengths, then each other length per
+    group of inputs sharing a symbol."""
+    groups: dict[Length, list] = {}
+    for i in graph.inputs:
+        if isinstance(shapes[i.name][1] if len(shapes[i.name]) > 1 else None, Length):
+            groups.setdefault(shapes[i.name][1], []).append(i)
+    variants = [{}]
+    for members in groups.values():
+        for length in other_lengths(members[0].type.shape[1]):
+            variants.append({i.name: length for i in members})
+    return variants
+
+
+def sample_inputs(
+    graph, batch: int, lengths: dict[str, int], rng: np.random.Generator
+) -> dict[str, np.ndarray]:
     feeds = {}
     for i in graph.inputs:
-        shape = (batch, *i.type.shape[1:])
+        shape = [batch, *i.type.shape[1:]]
+        if i.name in lengths:
+            shape[1] = lengths[i.name]
         if i.type.dtype == "int64":
-            feeds[i.name] = rng.integers(0, 2, shape).astype(np.int64)
+            # token ids across the vocabulary of every embedding they feed
+            vocab = [n.attrs["vocab"] for n in graph.nodes if n.op == "embedding" and n.inputs[0] == i.name]
+            feeds[i.name] = rng.integers(0, min(vocab, default=2), shape).astype(np.int64)
         else:
             feeds[i.name] = rng.standard_normal(shape).astype(np.float32)
     return feeds
@@ -40,16 +71,17 @@ def verify(model, values: dict[str, str], program, plan, outputs, standardize=No
     except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as e:
         raise ExportMismatch(f"the exported model is not valid ONNX: {e}") from None
     graph = program.graph
-    shapes = {v.name: v.type.tensor_type.shape for v in inferred.graph.output}
+    symbolic = symbolic_shapes(program)
+    inferred_shapes = {v.name: v.type.tensor_type.shape for v in inferred.graph.output}
     for out in outputs:
-        dims = [d.dim_value if d.HasField("dim_value") else d.dim_param for d in shapes[out].dim]
-        expected = ["N", *graph.type_of(out).shape[1:]]
+        dims = [d.dim_value if d.HasField("dim_value") else d.dim_param for d in inferred_shapes[out].dim]
+        expected = declared(symbolic[out])
         if dims != expected:
             raise ExportMismatch(f"ONNX infers {out}: {dims}, the IR says {expected}", out)
     session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     rng = np.random.default_rng(0)
-    for batch in BATCH_SIZES:
-        feeds = sample_inputs(graph, batch, rng)
+    for batch, lengths in itertools.product(BATCH_SIZES, length_variants(graph, symbolic)):
+        feeds = sample_inputs(graph, batch, lengths, rng)
         runtime_feeds = dict(feeds)
         for name, (mean, std) in (standardize or {}).items():
             runtime_feeds[name] = ((feeds[name] - mean) / std).astype(np.float32)
@@ -58,8 +90,9 @@ def verify(model, values: dict[str, str], program, plan, outputs, standardize=No
         for out in outputs:
             if not _close(got[out], expected[out]):
                 layer = _first_diverging(model, values, graph, plan, feeds, runtime_feeds)
+                at = f"batch size {batch}" + "".join(f", {k} of length {n}" for k, n in lengths.items())
                 raise ExportMismatch(
-                    f"onnxruntime and the NumPy runtime disagree on `{out}` at batch size {batch}"
+                    f"onnxruntime and the NumPy runtime disagree on `{out}` at {at}"
                     + (f"; the first diverging layer is `{layer}`" if layer else ""),
                     layer,
                 )

@@ -65,7 +65,14 @@ class Model:
         """The arrays a data set must provide: every input, and each loss target that is not
         an input (an autoencoder's target is its input)."""
         g = self.program.graph
-        out = [datasets.Field(i.name, i.type.dtype, tuple(i.type.shape[1:])) for i in g.inputs]
+        out = []
+        for i in g.inputs:
+            # token ids must index every embedding they feed
+            vocab = [n.attrs["vocab"] for n in g.nodes if n.op == "embedding" and n.inputs[0] == i.name]
+            shape = tuple(i.type.shape[1:])
+            out.append(
+                datasets.Field(i.name, i.type.dtype, shape, min(vocab, default=None), tokens=bool(vocab))
+            )
         seen = {f.name for f in out}
         for term in self.program.train.losses:
             if term.target in seen:
@@ -420,16 +427,26 @@ class Model:
     def predict(self, x, outputs: list[str] | None = None):
         """Outputs for raw inputs: an array for a one-input model, else a mapping of arrays.
         Returns one array for a single output, else a mapping by output name."""
+        from nnc.compiler.any_length import declared, symbolic_shapes
+
         inputs = self.program.graph.inputs
         if not isinstance(x, dict):
             if len(inputs) != 1:
                 raise ValueError(f"this model has inputs {', '.join(i.name for i in inputs)}: pass a dict")
             x = {inputs[0].name: x}
         arrays = {}
+        shapes = symbolic_shapes(self.program)  # a sequence model takes any length, as its export does
         for i in inputs:
             value = np.asarray(x[i.name], dtype=i.type.dtype)
-            if value.shape[1:] != tuple(i.type.shape[1:]):
-                raise ValueError(f"input {i.name} expects {i.type}. Received: shape {list(value.shape)}")
+            want = declared(shapes[i.name])
+            fits = value.ndim == len(want) and all(
+                isinstance(w, str) or d == w for d, w in zip(value.shape[1:], want[1:], strict=True)
+            )
+            if not fits:
+                shown = ", ".join(map(str, want))
+                raise ValueError(
+                    f"input {i.name} expects {i.type.dtype}[{shown}]. Received: shape {list(value.shape)}"
+                )
             arrays[i.name] = value
         if self.standardizer is not None:
             arrays = self.standardizer.apply_arrays(arrays)

@@ -174,8 +174,8 @@ def _load_npz(path: Path, fields: list[Field]) -> Dataset:
 
 def _checked(a: np.ndarray, f: Field, shown: str) -> np.ndarray:
     """`a` as field `f`: per-sample shape, dtype, finite values, class range."""
-    if a.ndim == 0 or a.shape[1:] != f.shape:
-        fits = a.ndim > 0 and math.prod(a.shape[1:]) == f.size
+    if a.ndim == 0 or not f.fits(a.shape[1:]):
+        fits = a.ndim > 0 and not f.any_length and math.prod(a.shape[1:]) == f.size
         raise DataError(
             "E411",
             f"array `{f.name}` must have per-sample shape {list(f.shape)} ({f.type}). "
@@ -233,7 +233,7 @@ def _checked(a: np.ndarray, f: Field, shown: str) -> np.ndarray:
             f"array `{f.name}` holds {out[i]} at index {list(i)} (sample {i[0]}); "
             f"expected a value in [0, {f.classes})",
             path=shown,
-            help=f"the model has {f.classes} classes, numbered from 0",
+            help=f.range_help,
         )
     return out
 

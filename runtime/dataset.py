@@ -18,12 +18,25 @@ _DTYPES = ("float32", "int64")
 @dataclass(frozen=True)
 class Field:
     """One array the model needs: a model input or a loss target. `shape` is per sample (no
-    batch axis); `classes` bounds an int64 field's values to [0, classes)."""
+    batch axis); `classes` bounds an int64 field's values to [0, classes): the classes of a
+    class target, or the vocabulary of the embedding a token input feeds (`tokens` set)."""
 
     name: str
     dtype: str
-    shape: tuple[int, ...]
+    shape: tuple[int | None, ...]  # None: any length (an exported sequence model's time axis)
     classes: int | None = None
+    tokens: bool = False
+
+    @property
+    def what(self) -> str:
+        """What one value is, for messages: `class index 7` or `token id 7`."""
+        return "token id" if self.tokens else "class index"
+
+    @property
+    def range_help(self) -> str:
+        if self.tokens:
+            return f"the embedding's vocab is {self.classes}: token ids run from 0 to {self.classes - 1}"
+        return f"the model has {self.classes} classes, numbered from 0"
 
     def __post_init__(self):
         if self.dtype not in _DTYPES:
@@ -31,12 +44,27 @@ class Field:
 
     @property
     def size(self) -> int:
-        return math.prod(self.shape)
+        """Values per sample; for a field of any length, per step of that length."""
+        return math.prod(d for d in self.shape if d is not None)
+
+    @property
+    def any_length(self) -> bool:
+        return None in self.shape
+
+    def fits(self, shape: tuple[int, ...]) -> bool:
+        """Whether `shape` (per sample) is this field's, a free length taking any size >= 1."""
+        return len(shape) == len(self.shape) and all(
+            d == want or (want is None and d >= 1) for d, want in zip(shape, self.shape, strict=True)
+        )
+
+    def fits_columns(self, count: int) -> bool:
+        """Whether `count` CSV columns hold one sample of this field."""
+        return count == self.size or (self.any_length and count > 0 and count % self.size == 0)
 
     @property
     def type(self) -> str:
-        """As the compiler prints types: float32[N, 64], with N the samples."""
-        return f"{self.dtype}[{', '.join(['N', *map(str, self.shape)])}]"
+        """As the compiler prints types: float32[N, 64], with N the samples (and T any length)."""
+        return f"{self.dtype}[{', '.join(['N', *('T' if d is None else str(d) for d in self.shape)])}]"
 
 
 class DataError(RunError):

@@ -61,7 +61,11 @@ class Predictor:
         }
         self.targets: dict = json.loads(meta.get("nnc.targets", "{}"))
         self.kinds: dict = json.loads(meta.get("nnc.outputs", "{}"))
-        self.inputs = [(i.name, _NUMPY[i.type], tuple(i.shape[1:])) for i in self.session.get_inputs()]
+        # A symbolic dimension (the time axis of a sequence model) becomes None: any length.
+        self.inputs = [
+            (i.name, _NUMPY[i.type], tuple(d if isinstance(d, int) else None for d in i.shape[1:]))
+            for i in self.session.get_inputs()
+        ]
         self.outputs = [o.name for o in self.session.get_outputs()]
 
     def run(
@@ -73,10 +77,13 @@ class Predictor:
             if name not in arrays:
                 raise RunError("E542", f"the model needs input `{name}`", help=f"inputs: {self._signature()}")
             value = np.asarray(arrays[name])
-            if value.ndim != len(shape) + 1 or tuple(value.shape[1:]) != shape:
+            fits = value.ndim == len(shape) + 1 and all(
+                want is None or d == want for d, want in zip(value.shape[1:], shape, strict=True)
+            )
+            if not fits:
                 raise RunError(
                     "E542",
-                    f"input `{name}` must have shape {['N', *shape]}. Received: {list(value.shape)}",
+                    f"input `{name}` must have shape {_shown(shape)}. Received: {list(value.shape)}",
                     help=f"inputs: {self._signature()}",
                 )
             if value.dtype.kind not in "biuf" or (dtype == np.int64 and value.dtype.kind == "f"):
@@ -98,7 +105,11 @@ class Predictor:
         return {name: np.concatenate([p[i] for p in parts]) for i, name in enumerate(self.outputs)}
 
     def _signature(self) -> str:
-        return ", ".join(f"{n}: {np.dtype(d).name}{['N', *s]}" for n, d, s in self.inputs)
+        return ", ".join(f"{n}: {np.dtype(d).name}{_shown(s)}" for n, d, s in self.inputs)
+
+
+def _shown(shape) -> str:
+    return "[" + ", ".join(["N", *("T" if d is None else str(d) for d in shape)]) + "]"
 
 
 def predict(path: str, x, *, provider: str = "cpu", batch_size: int = 1024):

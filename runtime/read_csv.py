@@ -118,7 +118,7 @@ def _assign(table: _Table, fields: list[Field]) -> list[tuple[Field, list[int]]]
     rest = [f for f in fields if f.name not in header]
     plan = [(f, [header.index(f.name)]) for f in named]
     for f in named:
-        if f.size != 1:
+        if f.size != 1 or f.any_length:
             raise table.error(
                 "E414",
                 -1,
@@ -127,7 +127,11 @@ def _assign(table: _Table, fields: list[Field]) -> list[tuple[Field, list[int]]]
                 help="name its feature columns otherwise, or use an .npz archive",
             )
     left = [j for j in range(len(header)) if header[j] not in {f.name for f in named}]
-    missing = [f for f in rest if f.size == 1] if len(rest) > 1 else [f for f in rest if not left]
+    missing = (
+        [f for f in rest if f.size == 1 and not f.any_length]
+        if len(rest) > 1
+        else [f for f in rest if not left]
+    )
     if missing:
         names = ", ".join(f"`{f.name}`" for f in missing)
         raise DataError(
@@ -148,10 +152,11 @@ def _assign(table: _Table, fields: list[Field]) -> list[tuple[Field, list[int]]]
         )
     if rest:
         f = rest[0]
-        if len(left) != f.size:
+        if not f.fits_columns(len(left)):
+            expected = f"a multiple of {f.size}" if f.any_length else str(f.size)
             raise DataError(
                 "E402",
-                f"expected {f.size} feature columns for input `{f.name}` {f.type}, received {len(left)}",
+                f"expected {expected} feature columns for input `{f.name}` {f.type}, received {len(left)}",
                 path=table.shown,
                 line=line,
                 help="the columns not named after a target or input are the features of "
@@ -255,10 +260,11 @@ def read_csv(path: Path, fields: list[Field], labels: dict[str, list[str]]) -> D
                     "E409",
                     r,
                     columns[i],
-                    f"class index {out[r, i]} is out of range; expected an integer in [0, {f.classes})",
-                    help=f"the model has {f.classes} classes, numbered from 0",
+                    f"{f.what} {out[r, i]} is out of range; expected an integer in [0, {f.classes})",
+                    help=f.range_help,
                 )
-        arrays[f.name] = np.ascontiguousarray(out.reshape(len(table.rows), *f.shape))
+        shape = (-1 if d is None else d for d in f.shape)  # a free length takes what the columns give
+        arrays[f.name] = np.ascontiguousarray(out.reshape(len(table.rows), *shape))
     return Dataset(arrays, len(table.rows), found, table.shown)
 
 

@@ -17,11 +17,9 @@ from nnc.runtime.ops.gelu import erf
 # Ops whose kernels come in later work. An op leaves this list when it gets its kernels; an op
 # losing its kernels fails test_ops_without_kernels_are_known.
 WITHOUT_KERNELS = {
-    "embedding",
     "gru",
     "lstm",
     "multi_head_attention",
-    "positional_encoding",
     "rnn",
 }
 SEED = 1234  # dropout's mask: every forward of one check draws the same one
@@ -51,6 +49,10 @@ def backward(op, sample, dy, cache, needs_grad=()):
         return op.backward(ctx(needs_grad), dy, cache, **sample.attrs)
 
 
+def is_integer(x) -> bool:
+    return np.issubdtype(x.dtype, np.integer)
+
+
 def random_dy(op, y, rng):
     """Output gradient that projects y onto a scalar: a random number for a loss, else an array."""
     return 0.5 + rng.random() if op.is_loss else rng.standard_normal(y.shape)
@@ -77,7 +79,8 @@ def test_sample_binds_every_attribute(op, sample):
     assert set(sample.attrs) == {a.name for a in op.attrs}
     for arg in op.attrs:
         assert arg.kind.check(sample.attrs[arg.name]) == sample.attrs[arg.name], arg.name
-    assert all(a.dtype == np.float64 for a in sample.inputs)
+    # float64 where a gradient is checked; token ids (int64) get none
+    assert all(a.dtype in (np.float64, np.int64) for a in sample.inputs)
     assert (sample.target is not None) == op.is_loss
 
 
@@ -110,7 +113,8 @@ def test_float32_stays_float32(op, sample):
     dy = np.float64(0.7) if op.is_loss else rng.standard_normal(y.shape).astype(np.float32)
     grads = backward(op, sample, dy, cache)
     assert len(grads) == len(sample.inputs)
-    assert [g.dtype for g in grads] == [np.float32] * len(grads)
+    for x, g in zip(sample.inputs, grads, strict=True):
+        assert g is None if is_integer(x) else g.dtype == np.float32
 
 
 @pytest.mark.parametrize(("op", "sample"), CASES)
@@ -129,6 +133,9 @@ def test_backward_matches_central_differences(op, sample):
         return float(np.sum(forward(op, sample, inputs)[0] * dy))
 
     for i, x in enumerate(sample.inputs):
+        if is_integer(x):  # token ids: not differentiable, so no gradient at all
+            assert grads[i] is None, f"input {i}"
+            continue
         assert grads[i].shape == x.shape, f"input {i}"
         numeric = np.zeros_like(x)
         for j in np.ndindex(x.shape):
@@ -140,7 +147,7 @@ def test_backward_matches_central_differences(op, sample):
         np.testing.assert_allclose(grads[i], numeric, rtol=1e-5, atol=1e-7, err_msg=f"input {i}")
 
 
-MULTI_INPUT = [c for c in CASES if len(c.values[1].inputs) > 1]
+MULTI_INPUT = [c for c in CASES if sum(not is_integer(x) for x in c.values[1].inputs) > 1]
 
 
 @pytest.mark.parametrize(("op", "sample"), MULTI_INPUT)
@@ -154,7 +161,8 @@ def test_unwanted_gradients_are_skipped(op, sample):
         grads = backward(op, sample, dy, cache, needs_grad=tuple(j != i for j in range(n)))
         assert grads[i] is None, f"input {i}"
         for j in set(range(n)) - {i}:
-            np.testing.assert_array_equal(grads[j], full[j])
+            if not is_integer(sample.inputs[j]):
+                np.testing.assert_array_equal(grads[j], full[j])
 
 
 def test_dense_skips_the_input_gradient_of_a_first_layer():
@@ -386,3 +394,41 @@ def test_sequence_pool_values_and_the_max_tie_going_to_the_first_step():
     _, cache = op.forward(ctx(), x, mode="max")
     (dx,) = op.backward(ctx(), np.array([[1.0, 2.0]], np.float32), cache, mode="max")
     np.testing.assert_array_equal(dx, [[[0, 2], [1, 0], [0, 0]]])
+
+
+# ---- embedding and positional_encoding ---------------------------------------------------------
+def test_embedding_looks_up_rows_and_padding_reads_zero_and_learns_nothing():
+    weight = np.arange(12.0).reshape(4, 3)  # row i = [3i, 3i + 1, 3i + 2]
+    ids = np.array([[2, 0, 2]])
+    attrs = {"vocab": 4, "dim": 3}
+    np.testing.assert_array_equal(
+        run("embedding", ids, weight, padding_index=None, **attrs), weight[[[2, 0, 2]]]
+    )
+    y, cache = OPS["embedding"].forward(ctx(), ids, weight, padding_index=2, **attrs)
+    np.testing.assert_array_equal(y, [[[0, 0, 0], [0, 1, 2], [0, 0, 0]]])
+    dy = np.ones((1, 3, 3))
+    dx, dweight = OPS["embedding"].backward(ctx(), dy, cache, padding_index=2, **attrs)
+    assert dx is None
+    np.testing.assert_array_equal(dweight, [[1, 1, 1], [0, 0, 0], [0, 0, 0], [0, 0, 0]])
+    _, cache = OPS["embedding"].forward(ctx(), ids, weight, padding_index=None, **attrs)
+    _, dweight = OPS["embedding"].backward(ctx(), dy, cache, padding_index=None, **attrs)
+    np.testing.assert_array_equal(dweight[2], [2, 2, 2])  # index 2 appears twice: gradients add
+
+
+def test_sinusoidal_positions_at_known_points():
+    y = run("positional_encoding", np.zeros((1, 3, 4)), kind="sinusoidal", max_length=None)
+    # D = 4: column pairs (0, 1) turn at rate 1, (2, 3) at rate 10000^(-2/4) = 1/100
+    t = np.arange(3.0)[:, None]
+    np.testing.assert_allclose(y[0], np.hstack([np.sin(t), np.cos(t), np.sin(t / 100), np.cos(t / 100)]))
+    assert (
+        run("positional_encoding", np.zeros((1, 3, 4), np.float32), kind="sinusoidal", max_length=None).dtype
+        == np.float32
+    )
+
+
+def test_learned_positions_add_the_first_rows_and_refuse_longer_sequences():
+    weight = np.arange(8.0).reshape(4, 2)
+    y = run("positional_encoding", np.ones((2, 3, 2)), weight, kind="learned", max_length=4)
+    np.testing.assert_array_equal(y, np.broadcast_to(1 + weight[:3], (2, 3, 2)))
+    with pytest.raises(ValueError, match="longer than max_length=4"):
+        run("positional_encoding", np.ones((1, 5, 2)), weight, kind="learned", max_length=4)

@@ -4,28 +4,29 @@ model whose data inputs have a dynamic batch axis "N" and whose parameters are i
 Each model passes `onnx.checker` (full check: ONNX's shape inference must agree with the op's
 shape rule, declared as the output type), and onnxruntime and onnx's ReferenceEvaluator must
 both reproduce the op's NumPy forward in inference mode, at the sample's batch size and at two
-others (which fails a lowering that bakes the batch size in)."""
+others (which fails a lowering that bakes the batch size in). Where the op's shape rule takes a
+symbolic length at axis 1 (sequence ops, and any op indifferent to that axis), the model
+declares that axis dynamic too and is also checked one step shorter and one step longer."""
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
 from conftest import as_float32, n_data_inputs
+from nnc.compiler.any_length import declared
 from nnc.compiler.to_onnx import IR_VERSION
 from nnc.runtime.onnx_graph import MAX_OPSET, MIN_OPSET, OnnxGraph
 from nnc.runtime.ops import OPS
-from nnc.runtime.ops.base import Context
+from nnc.runtime.ops.base import Context, Length, ShapeError
 from onnx import TensorProto, helper
 from onnx.reference import ReferenceEvaluator
 
 # Non-loss ops with no lowering yet (none has a forward kernel either). An op leaves this list
 # when it gets its lowering; an op losing its lowering fails test_ops_without_lowering_are_known.
 WITHOUT_LOWERING = {
-    "embedding",
     "gru",
     "lstm",
     "multi_head_attention",
-    "positional_encoding",
     "rnn",
 }
 # float32 on both sides; both evaluators met the default tolerance on every sample (Erf included).
@@ -40,12 +41,29 @@ CASES = [
 ]
 
 
+def any_length(op, data, attrs) -> bool:
+    """Whether the op takes its data inputs at any length along axis 1: its shape rule carries a
+    symbolic length through and its parameter shapes do not depend on it."""
+    if any(x.ndim < 2 for x in data):
+        return False
+    symbolic = [("N", Length(), *x.shape[2:]) for x in data]
+    try:
+        op.shape(*symbolic, **attrs)
+        specs = op.params(*symbolic, **attrs) if op.params else ()
+    except (TypeError, ShapeError):  # the rule computed with the length, or needs a concrete one
+        return False
+    concrete = op.params(*(x.shape for x in data), **attrs) if op.params else ()
+    return [s.shape for s in specs] == [s.shape for s in concrete]
+
+
 def export_alone(op, sample, opset):
-    """A model holding op's lowering alone: data inputs x1, x2, ... of batch "N", parameters as
-    initializers named like the exporter's (`layer.weight`), output y declared as the shape rule says."""
+    """A model holding op's lowering alone: data inputs x1, x2, ... of batch "N" (and length "T"
+    where the op takes any), parameters as initializers named like the exporter's
+    (`layer.weight`), output y declared as the shape rule says."""
     inputs = [as_float32(x) for x in sample.inputs]
     k = n_data_inputs(op, sample)
     data, params = inputs[:k], inputs[k:]
+    length = Length() if any_length(op, data, sample.attrs) else None
     g = OnnxGraph(opset)
     g.layer = "layer"
     data_names = [f"x{i}" for i in range(1, k + 1)]
@@ -55,31 +73,37 @@ def export_alone(op, sample, opset):
     param_names = [g.initializer(f"layer.{spec.name}", p) for spec, p in zip(specs, params, strict=True)]
     out = op.to_onnx(g, *data_names, *param_names, **sample.attrs)
     assert isinstance(out, str), f"{op.name}.to_onnx returned {out!r}, not a value name"
+    shapes = [("N", *x.shape[1:]) if length is None else ("N", length, *x.shape[2:]) for x in data]
     x_types = [
-        helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(x.dtype), ["N", *x.shape[1:]])
-        for name, x in zip(data_names, data, strict=True)
+        helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(x.dtype), declared(shape))
+        for name, x, shape in zip(data_names, data, shapes, strict=True)
     ]
-    y_shape = op.shape(*(("N", *x.shape[1:]) for x in data), **sample.attrs)
-    y_type = helper.make_tensor_value_info(out, TensorProto.FLOAT, list(y_shape))
+    y_shape = op.shape(*shapes, **sample.attrs)
+    y_type = helper.make_tensor_value_info(out, TensorProto.FLOAT, declared(y_shape))
     graph = helper.make_graph(g.nodes, op.name, x_types, [y_type], g.initializers)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=IR_VERSION)
-    return model, data_names, data, params
+    return model, data_names, data, params, length is not None
 
 
-def batches(data):
-    """The sample's data, its first row alone, and the sample with its first row appended."""
+def batches(data, any_length: bool):
+    """The sample's data, its first row alone, and the sample with its first row appended; where
+    the op takes any length, also the data one step shorter and one step longer along axis 1."""
     yield data
     yield [x[:1] for x in data]
     yield [np.concatenate([x, x[:1]]) for x in data]
+    if any_length:
+        if min(x.shape[1] for x in data) > 1:
+            yield [x[:, :-1] for x in data]
+        yield [np.concatenate([x, x[:, :1]], axis=1) for x in data]
 
 
 @pytest.mark.parametrize("op, sample, opset", CASES)
 def test_lowering_matches_forward(op, sample, opset):
-    model, names, data, params = export_alone(op, sample, opset)
+    model, names, data, params, any_length = export_alone(op, sample, opset)
     onnx.checker.check_model(model, full_check=True)
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
     reference = ReferenceEvaluator(model)
-    for xs in batches(data):
+    for xs in batches(data, any_length):
         want, _ = op.forward(
             Context(training=False, rng=np.random.default_rng(0)), *xs, *params, **sample.attrs
         )

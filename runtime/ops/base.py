@@ -4,7 +4,9 @@ forward and backward kernels and the samples its tests run on.
 
 Shapes are tuples whose first entry is the batch dimension. The compiler passes the symbol "N"
 there, so a shape rule must carry x[0] through untouched and compute only on the other axes;
-the same rule then also works on concrete shapes.
+the same rule then also works on concrete shapes. The exporter may also pass a `Length` at
+axis 1 to learn whether a model takes sequences of any length: a rule that can carry it through
+(and whose parameter shapes do not depend on it) says yes, one that computes with it raises.
 
 Kernels. Parameters are inputs: `dense` is called as forward(ctx, x, weight, bias, **attrs),
 the parameters following the data inputs in the order `params` lists them.
@@ -40,6 +42,18 @@ class ShapeError(Exception):
         self.message = message
         self.arg = arg
         self.help = help
+
+
+@dataclass(frozen=True)
+class Length:
+    """A symbolic sequence length. It compares equal only to itself and refuses arithmetic and
+    ordering (TypeError), so a shape rule that needs the concrete length fails loudly instead
+    of computing something wrong with it."""
+
+    name: str = "T"
+
+    def __str__(self) -> str:
+        return self.name
 
 
 @dataclass
