@@ -22,7 +22,8 @@ Codes (E401 and E402 are the ones `nnc check` reports when it reads a header at 
   E406  a missing value: an empty cell, or a row shorter than the header
   E407  a value that is not a number
   E408  a value that is not finite: nan, inf, or beyond float32's range
-  E409  an integer outside [0, classes), or more distinct string labels than classes
+  E409  an integer outside [0, classes) (a class target's classes, or the vocab of the embedding a
+        token input feeds), or more distinct string labels than classes
   E410  a string label that the training data's labels do not have
   E411  an array whose per-sample shape differs from the field's
   E412  a type that does not convert: object (pickled) or string arrays, complex numbers,

@@ -69,7 +69,7 @@ def test_conv_autoencoder_learns_to_reconstruct(tmp_path):
     assert outputs["reconstruction"].shape == (5, 1, 8, 8) and outputs["code"].shape == (5, 16, 2, 2)
 
 
-@pytest.mark.parametrize("name", ["lstm_sine", "transformer", "multi_task"])
+@pytest.mark.parametrize("name", ["lstm_sine", "multi_task"])
 def test_specs_with_ops_the_runtime_lacks_are_refused_with_the_layer(name):
     # These layers get kernels with the sequence work; until then the refusal is clean.
     with pytest.raises(RunError) as e:

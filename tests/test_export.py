@@ -177,7 +177,16 @@ def test_a_file_that_is_not_onnx_is_refused(tmp_path):
 
 @pytest.mark.parametrize(
     "name",
-    ["mlp_digits", "spirals", "regression", "autoencoder", "residual_mlp", "cnn_digits", "conv_autoencoder"],
+    [
+        "mlp_digits",
+        "spirals",
+        "regression",
+        "autoencoder",
+        "residual_mlp",
+        "cnn_digits",
+        "conv_autoencoder",
+        "transformer",
+    ],
 )
 def test_every_trainable_example_trains_exports_verifies_and_predicts(name, tmp_path):
     model = nnc.load(SPECS / f"{name}.nn", ("train.epochs=1",))

@@ -19,7 +19,6 @@ from nnc.runtime.ops.gelu import erf
 WITHOUT_KERNELS = {
     "gru",
     "lstm",
-    "multi_head_attention",
     "rnn",
 }
 SEED = 1234  # dropout's mask: every forward of one check draws the same one
