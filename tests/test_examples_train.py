@@ -3,6 +3,7 @@ uses its spec's seed; assertions are on accuracy and error, never on time."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from conftest import ROOT
 from nnc.runtime.errors import RunError
@@ -67,6 +68,29 @@ def test_conv_autoencoder_learns_to_reconstruct(tmp_path):
     assert model.history[-1]["loss"] < 0.8 * model.history[0]["loss"]
     outputs = model.predict(model.dataset(None).arrays["image"][:5])
     assert outputs["reconstruction"].shape == (5, 1, 8, 8) and outputs["code"].shape == (5, 16, 2, 2)
+
+
+def test_transformer_counts_tokens_and_its_export_takes_other_lengths(tmp_path):
+    model = nnc.load(SPEC_DIR / "transformer.nn")
+    summary = model.fit(out=tmp_path / "run")
+    assert summary["final"]["val_accuracy"] >= 0.98
+    path = model.export(tmp_path / "counter.onnx")
+    rng = np.random.default_rng(0)
+    for batch, length in ((1, 9), (7, 23)):  # neither is the training length 16
+        tokens = rng.integers(0, 32, (batch, length))
+        np.testing.assert_allclose(nnc.predict(path, tokens), model.predict(tokens), rtol=1e-4, atol=1e-5)
+
+
+def test_post_norm_encoder_blocks_train_and_export(tmp_path):
+    spec = (SPEC_DIR / "transformer.nn").read_text().replace("encoder_block(", "post_norm_encoder_block(")
+    (tmp_path / "post.nn").write_text(
+        spec.replace('"blocks/', f'"{SPEC_DIR}/blocks/').replace('"data/', f'"{SPEC_DIR}/data/')
+    )
+    model = nnc.load(tmp_path / "post.nn", ("train.epochs=2",))
+    assert sum(n.op == "layer_norm" for n in model.program.graph.nodes) == 5  # 2 per block, then 1
+    model.fit(out=tmp_path / "run")
+    assert model.history[-1]["loss"] < model.history[0]["loss"]
+    model.export(tmp_path / "post.onnx")  # through the gate
 
 
 @pytest.mark.parametrize("name", ["lstm_sine", "multi_task"])

@@ -19,7 +19,7 @@ Files, next to this script:
   curve.csv                               x, target = sin(3x) + 0.1 noise, x uniform in [-2, 2]
   spirals.csv                             x1, x2, label: two interleaved spirals
   sine_windows.npz                        history [n, 32, 1] -> future [n, 1]
-  sorted_tokens.npz                       tokens int64 [n, 16] in [0, 32) -> is_sorted [n]
+  token_counts.npz                        tokens int64 [n, 16] in [0, 32) -> count [n] in [0, 5)
   multi_task.npz                          series [n, 20, 3], profile [n, 8] -> kind_label, amount_value
 """
 
@@ -144,23 +144,16 @@ def sine_windows(n: int = 2000, window: int = 32) -> None:
     write_npz("sine_windows.npz", history=series[:, :window, None], future=series[:, window:])
 
 
-def sorted_tokens(n: int = 2000, length: int = 16, vocab: int = 32) -> None:
-    """specs/transformer.nn: is a sequence of tokens sorted (non-decreasing)? Half are; of the
-    others, half are random and half are sorted with two neighbours swapped (hard negatives)."""
+def token_counts(n: int = 2000, length: int = 16, vocab: int = 32, token: int = 1, most: int = 4) -> None:
+    """specs/transformer.nn: how many times (0 to 4, equally often) does token 1 occur in a
+    sequence of 16 tokens from a vocabulary of 32? The other positions hold any other token."""
     rng = np.random.default_rng(4)
-    tokens = np.sort(rng.integers(0, vocab, (n, length)), axis=1)
-    near = n // 2 + np.arange(n // 4)  # nearly sorted: one descent
-    for i in near:
-        steps = np.flatnonzero(np.diff(tokens[i]) > 0)
-        if len(steps) == 0:  # all equal: make it rise once first
-            tokens[i, -1] = (tokens[i, 0] + 1) % vocab
-            steps = np.flatnonzero(np.diff(tokens[i]) != 0)
-        j = rng.choice(steps)
-        tokens[i, j], tokens[i, j + 1] = tokens[i, j + 1], tokens[i, j]
-    tokens[n // 2 + n // 4 :] = rng.integers(0, vocab, (n - n // 2 - n // 4, length))
-    is_sorted = (np.diff(tokens, axis=1) >= 0).all(axis=1).astype(np.int64)
-    order = rng.permutation(n)
-    write_npz("sorted_tokens.npz", tokens=tokens[order].astype(np.int64), is_sorted=is_sorted[order])
+    tokens = rng.integers(0, vocab - 1, (n, length))
+    tokens[tokens >= token] += 1  # uniform over every token but `token`
+    count = rng.integers(0, most + 1, n)
+    order = np.argsort(rng.random((n, length)), axis=1)  # a random ranking of positions per row
+    tokens[order < count[:, None]] = token  # `count` random positions per row
+    write_npz("token_counts.npz", tokens=tokens.astype(np.int64), count=count.astype(np.int64))
 
 
 def multi_task(n: int = 1500) -> None:
@@ -195,7 +188,7 @@ def main(argv: list[str]) -> None:
     curve()
     spirals()
     sine_windows()
-    sorted_tokens()
+    token_counts()
     multi_task()
 
 
