@@ -21,16 +21,6 @@ IR_VERSION = 10  # onnx 1.23 stamps 14 by default, which onnxruntime 1.31 refuse
 DTYPES = {"float32": 1, "int64": 7}  # onnx.TensorProto.FLOAT, INT64
 
 
-class NotExportable(RunError):
-    def __init__(self, layer: str, op: str):
-        super().__init__(
-            "E530",
-            f"layer `{layer}` uses {op}, which has no ONNX lowering yet; no file was written",
-            help="export a sub-graph that avoids it with --outputs, or wait for its lowering",
-            layer=layer,
-        )
-
-
 def check_opset(opset: int) -> None:
     if not MIN_OPSET <= opset <= MAX_OPSET:
         raise RunError(
@@ -99,8 +89,6 @@ def to_onnx(
         g.reserve(out)
     for node in needed_nodes(graph, output_values):
         op = OPS[node.op]
-        if op.to_onnx is None:
-            raise NotExportable(node.name, node.op)
         g.layer = node.name
         g.doc = f"{node.op} at {node.span.source.path}:{node.span.line}:{node.span.column}"
         params = [g.initializer(key, weights[key].astype(np.float32)) for key in node.params]

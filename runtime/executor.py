@@ -11,22 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
-from nnc.runtime.errors import RunError
 from nnc.runtime.ops import OPS
 from nnc.runtime.ops.base import Context, OpDef
 from nnc.runtime.parameters import Parameters
-
-
-class Unsupported(RunError):
-    """An op the compiler knows but the NumPy runtime cannot execute yet."""
-
-    def __init__(self, layer: str, op: str):
-        super().__init__(
-            "E503",
-            f"layer `{layer}` uses {op}, which the NumPy runtime cannot run yet",
-            help="the spec is valid and `nnc check` accepts it; training it needs a kernel for this op",
-            layer=layer,
-        )
 
 
 @dataclass(frozen=True)
@@ -87,8 +74,6 @@ class Plan:
         steps = []
         for node in graph.nodes:
             op = OPS[node.op]
-            if op.forward is None:
-                raise Unsupported(node.name, node.op)
             needs = tuple(i in depends and i in reaches for i in node.inputs) + tuple(
                 k in trainable for k in node.params
             )

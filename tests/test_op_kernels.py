@@ -14,19 +14,11 @@ from nnc.runtime.ops import OPS
 from nnc.runtime.ops.base import Context
 from nnc.runtime.ops.gelu import erf
 
-# Ops whose kernels come in later work. An op leaves this list when it gets its kernels; an op
-# losing its kernels fails test_ops_without_kernels_are_known.
-WITHOUT_KERNELS = {
-    "gru",
-    "lstm",
-    "rnn",
-}
 SEED = 1234  # dropout's mask: every forward of one check draws the same one
 EPS = 1e-6  # central-difference step in float64
 CASES = [
     pytest.param(op, sample, id=f"{op.name}-{i}")
     for op in OPS.values()
-    if op.forward is not None
     for i, sample in enumerate(op.samples(np.random.default_rng(0)))
 ]
 
@@ -58,14 +50,12 @@ def random_dy(op, y, rng):
 
 
 # ---- the registry ------------------------------------------------------------------------------
-def test_ops_without_kernels_are_known():
-    assert {name for name, op in OPS.items() if op.forward is None} == WITHOUT_KERNELS
+def test_every_op_has_kernels_and_samples():
     for op in OPS.values():
-        has = (op.forward is not None, op.backward is not None, op.samples is not None)
-        assert has in {(True, True, True), (False, False, False)}, op.name
+        assert None not in (op.forward, op.backward, op.samples), op.name
 
 
-@pytest.mark.parametrize("op", [op for op in OPS.values() if op.forward], ids=lambda op: op.name)
+@pytest.mark.parametrize("op", OPS.values(), ids=lambda op: op.name)
 def test_kernels_take_exactly_the_op_attributes(op):
     names = {a.name for a in op.attrs}
     for kernel in (op.forward, op.backward):

@@ -22,13 +22,408 @@ or 3 (gru: r, z, n), blocks of `units` rows stacked in that order:
     weight_ih_l{l}: (dirs, gates * units, in_l)   W, rows index gate outputs
     weight_hh_l{l}: (dirs, gates * units, units)  U; orthogonal per (direction, gate) block
     bias_l{l}:      (dirs, gates * units)         b
-Glorot fans are those of one gate block: fan_in = in_l, fan_out = units."""
+Glorot fans are those of one gate block: fan_in = in_l, fan_out = units.
 
-from nnc.runtime.ops.base import OpDef, ParamSpec, ShapeError, check_rank, format_shape, glorot_uniform, zeros
+Kernels work feature-major, (T, features, N): the values of one step are one (features, N)
+block and a gate's rows within it are contiguous too, so every elementwise op of the time loop
+runs on contiguous memory (NumPy is several times slower on strided rows). Per layer, one
+batched GEMM projects every step of both directions, W x + b; the loop over time then adds
+U h, all gates in one GEMM, and applies the gates in place. A layer's hidden states live in one
+(T + 2, dirs * units, N) buffer: the state after time t in row t + 1, direction 0's initial
+state in row 0 and direction 1's in row T + 1. A step at time t then reads row t (direction 0)
+or t + 2 (direction 1) and writes row t + 1, rows 1..T are the layer's output sequence, and the
+states the steps read are one run of T rows. A sigmoid is 0.5 + 0.5 tanh(a / 2), the halving
+folded into the forward's copies of W, U and b (exact: a power of two), so one tanh covers all
+of a step's gates; lstm's copies also take the gate order i, f, o, g, making its sigmoids one
+block. Backpropagation through time writes each step's gradient with respect to the gate
+pre-activations, in PyTorch's order, into one (T, dirs * gates * units, N) buffer; the
+elementwise factors the loop needs come from the forward's values for all steps at once before
+it. After it, that buffer copied to (dirs * gates * units, T * N) makes dW, dU and db one GEMM
+(or sum) each over every step, and dx one batched GEMM."""
+
+from dataclasses import dataclass
+
+import numpy as np
+from nnc.runtime.ops.base import (
+    OpDef,
+    ParamSpec,
+    Sample,
+    ShapeError,
+    check_rank,
+    format_shape,
+    glorot_uniform,
+    zeros,
+)
 from nnc.runtime.schema import Arg, Bool, Float, Int, Named
 
 _GATES = {"rnn": 1, "lstm": 4, "gru": 3}
 _STATES = {"rnn": ("h0",), "lstm": ("h0", "c0"), "gru": ("h0",)}
+# ONNX's gate order in our gate blocks: LSTM i, o, f, c (c is our g), GRU z, r, h (h is our n)
+_ONNX_ORDER = {"lstm": (0, 3, 1, 2), "gru": (1, 0, 2)}
+
+
+@dataclass
+class _Layer:
+    """What one layer's forward keeps for its backward, feature-major: (T, features, N)."""
+
+    seq: np.ndarray  # (T, in, N): the layer's input
+    gates: np.ndarray  # (T, dirs * rows, N): activated gates (lstm: i, f, o, g; rnn: s[1:T + 1])
+    s: np.ndarray  # (T + 2, dirs * units, N): hidden states, as the module docstring says
+    c: np.ndarray | None = None  # lstm: cell states, laid out as s
+    tanh_c: np.ndarray | None = None  # lstm: (T, dirs * units, N)
+    uh: np.ndarray | None = None  # gru: (T, dirs * rows, N), U h (its n block unscaled)
+
+
+def _reading(d: int, steps: int) -> tuple[range, int]:
+    """Direction d's time steps in reading order, and the offset from t to the row of the state
+    step t reads: row t + offset (it writes row t + 1)."""
+    return (range(steps), 0) if d == 0 else (range(steps - 1, -1, -1), 2)
+
+
+def _time_last(a: np.ndarray) -> np.ndarray:
+    """(T, R, N) -> (R, T * N), contiguous: the operand of a GEMM summing over every step."""
+    return np.ascontiguousarray(a.transpose(1, 0, 2)).reshape(a.shape[1], -1)
+
+
+# ---- forward ----------------------------------------------------------------------------------
+def _forward_weights(name, w_ih, w_hh, b, forget_bias):
+    """The forward's W, U and b: sigmoid rows halved, lstm's rows in the order i, f, o, g and
+    forget_bias in f's bias."""
+    if name == "rnn":
+        return w_ih, w_hh, b
+    units, dtype = w_hh.shape[2], w_ih.dtype
+    scale = np.full(w_ih.shape[1], 0.5, dtype)
+    scale[-units:] = 1  # lstm's g and gru's n are tanh gates
+    if name == "lstm":
+        order = np.r_[: 2 * units, 3 * units : 4 * units, 2 * units : 3 * units]
+        w_ih, w_hh, b = w_ih[:, order], w_hh[:, order], b[:, order]  # copies
+        b[:, units : 2 * units] += dtype.type(forget_bias)
+    return w_ih * scale[:, None], w_hh * scale[:, None], b * scale
+
+
+def _rnn_forward(layer, u, d, units):
+    s = layer.s  # rows 1..T hold W x + b until their step makes them states
+    steps, back = _reading(d, len(s) - 2)
+    h = slice(d * units, (d + 1) * units)
+    uh = np.empty((units, s.shape[2]), s.dtype)
+    for t in steps:
+        np.matmul(u, s[t + back, h], out=uh)
+        h_t = s[t + 1, h]
+        np.add(h_t, uh, out=h_t)
+        np.tanh(h_t, out=h_t)
+
+
+def _lstm_forward(layer, u, d, units):
+    s, c, tanh_c = layer.s, layer.c, layer.tanh_c
+    gates = layer.gates[:, 4 * d * units : 4 * (d + 1) * units]
+    steps, back = _reading(d, len(gates))
+    h, half = slice(d * units, (d + 1) * units), s.dtype.type(0.5)
+    uh = np.empty(gates.shape[1:], s.dtype)
+    ig = np.empty((units, s.shape[2]), s.dtype)
+    for t in steps:
+        a = gates[t]
+        np.matmul(u, s[t + back, h], out=uh)
+        np.add(a, uh, out=a)
+        np.tanh(a, out=a)
+        sigmoids = a[: 3 * units]  # i, f, o: sigmoid(x) = 0.5 + 0.5 tanh(x / 2)
+        np.multiply(sigmoids, half, out=sigmoids)
+        np.add(sigmoids, half, out=sigmoids)
+        i, f, o, g = a[:units], a[units : 2 * units], a[2 * units : 3 * units], a[3 * units :]
+        c_t = c[t + 1, h]
+        np.multiply(f, c[t + back, h], out=c_t)
+        np.multiply(i, g, out=ig)
+        np.add(c_t, ig, out=c_t)
+        np.tanh(c_t, out=tanh_c[t, h])
+        np.multiply(o, tanh_c[t, h], out=s[t + 1, h])
+
+
+def _gru_forward(layer, u, d, units):
+    s = layer.s
+    cols = slice(3 * d * units, 3 * (d + 1) * units)
+    gates, uh_all = layer.gates[:, cols], layer.uh[:, cols]
+    steps, back = _reading(d, len(gates))
+    h, half = slice(d * units, (d + 1) * units), s.dtype.type(0.5)
+    r_uh = np.empty((units, s.shape[2]), s.dtype)
+    for t in steps:
+        a, uh, h_prev = gates[t], uh_all[t], s[t + back, h]
+        np.matmul(u, h_prev, out=uh)
+        rz = a[: 2 * units]
+        np.add(rz, uh[: 2 * units], out=rz)
+        np.tanh(rz, out=rz)
+        np.multiply(rz, half, out=rz)
+        np.add(rz, half, out=rz)
+        r, z, n = a[:units], a[units : 2 * units], a[2 * units :]
+        np.multiply(r, uh[2 * units :], out=r_uh)
+        np.add(n, r_uh, out=n)
+        np.tanh(n, out=n)
+        h_t = s[t + 1, h]  # n + z * (h_prev - n)
+        np.subtract(h_prev, n, out=h_t)
+        np.multiply(h_t, z, out=h_t)
+        np.add(h_t, n, out=h_t)
+
+
+_FORWARD = {"rnn": _rnn_forward, "lstm": _lstm_forward, "gru": _gru_forward}
+
+
+def _state_buffer(init, steps, batch, dirs, units, dtype):
+    """A (T + 2, dirs * units, N) state buffer holding the initial states, init: (N, dirs,
+    units) or None for zeros, in rows 0 (direction 0) and T + 1 (direction 1)."""
+    s = np.empty((steps + 2, dirs * units, batch), dtype)
+    for d in range(dirs):
+        s[0 if d == 0 else steps + 1, d * units : (d + 1) * units] = 0 if init is None else init[:, d].T
+    return s
+
+
+def _layer_forward(name, seq, w_ih, w_hh, b, h0, c0, forget_bias) -> _Layer:
+    """One layer, every direction, over seq: (T, in, N); h0, c0: (N, dirs, units) or None."""
+    steps, n_in, batch = seq.shape
+    dirs, rows, units = w_hh.shape
+    w, u, bias = _forward_weights(name, w_ih, w_hh, b, forget_bias)
+    s = _state_buffer(h0, steps, batch, dirs, units, seq.dtype)
+    # rnn's one gate is its state: the input projection goes straight into the state rows
+    gates = s[1 : steps + 1] if name == "rnn" else np.empty((steps, dirs * rows, batch), seq.dtype)
+    np.matmul(w.reshape(-1, n_in), seq, out=gates)
+    gates += bias.reshape(-1, 1)
+    layer = _Layer(seq, gates, s)
+    if name == "lstm":
+        layer.c = _state_buffer(c0, steps, batch, dirs, units, seq.dtype)
+        layer.tanh_c = np.empty((steps, dirs * units, batch), seq.dtype)
+    elif name == "gru":
+        layer.uh = np.empty_like(gates)
+    for d in range(dirs):
+        _FORWARD[name](layer, u[d], d, units)
+    return layer
+
+
+def _forward(name, x, rest, units, return_sequences, bidirectional, layers, forget_bias):
+    dirs = 2 if bidirectional else 1
+    n_states = len(rest) - 3 * layers
+    states, params = rest[:n_states], rest[n_states:]
+    seq = np.ascontiguousarray(x.transpose(1, 2, 0))
+    steps = seq.shape[0]
+    trace = []
+    for layer in range(layers):
+        h0, c0 = [state[:, layer * dirs : (layer + 1) * dirs] for state in states] + [None] * (2 - n_states)
+        trace.append(_layer_forward(name, seq, *params[3 * layer : 3 * layer + 3], h0, c0, forget_bias))
+        seq = trace[-1].s[1 : steps + 1]
+    if return_sequences:
+        y = seq.transpose(2, 0, 1)
+    else:  # direction 0's state after t = T - 1 (row T), direction 1's after t = 0 (row 1)
+        s = trace[-1].s
+        y = (s[steps] if dirs == 1 else np.concatenate([s[steps, :units], s[1, units:]])).T
+    return np.ascontiguousarray(y), (trace, params, n_states)
+
+
+# ---- backward ---------------------------------------------------------------------------------
+# One direction's backpropagation through time. dh: (units, N), the gradient on the state the
+# last step read arrives in (the final state's, or zeros), and leaves as the initial state's;
+# dy: (T, dirs * units, N), the gradient on the layer's output sequence, or None; u_t: U^T.
+# Fills direction d's rows of da: (T, dirs * rows, N), the gradient on the gate
+# pre-activations, and returns the gradient on U h's pre-activations, (T, rows, N), where it
+# differs from da's (gru; None otherwise), and the initial cell state's gradient (lstm).
+def _rnn_backward(layer, u_t, d, units, dh, dy, da):
+    steps, _ = _reading(d, len(da))
+    h = slice(d * units, (d + 1) * units)
+    tanh_grad = _tanh_grad(layer.s[1 : len(da) + 1, h])
+    for t in reversed(steps):
+        if dy is not None:
+            np.add(dh, dy[t, h], out=dh)
+        np.multiply(dh, tanh_grad[t], out=da[t, h])
+        np.matmul(u_t, da[t, h], out=dh)
+    return None, None
+
+
+def _lstm_backward(layer, u_t, d, units, dh, dy, da):
+    steps, back = _reading(d, len(da))
+    h, cols = slice(d * units, (d + 1) * units), slice(4 * d * units, 4 * (d + 1) * units)
+    gates = layer.gates[:, cols]
+    i, f, o, g = (gates[:, k * units : (k + 1) * units] for k in range(4))
+    tanh_c, c_prev = layer.tanh_c[:, h], layer.c[back : back + len(da), h]
+    # da = [dc i' g, dc f' c_prev, dc g' i, dh o' tanh(c)] (PyTorch's order; ' the derivative),
+    # and dc gains dh o tanh'(c): the factors of dc and dh, for every step at once
+    sigmoid_grad = _sigmoid_grad(gates[:, : 3 * units])
+    factors = np.empty((len(da), 4, units, dh.shape[1]), da.dtype)
+    np.multiply(sigmoid_grad[:, :units], g, out=factors[:, 0])
+    np.multiply(sigmoid_grad[:, units : 2 * units], c_prev, out=factors[:, 1])
+    np.multiply(_tanh_grad(g), i, out=factors[:, 2])
+    np.multiply(sigmoid_grad[:, 2 * units :], tanh_c, out=factors[:, 3])
+    dc_from_dh = _tanh_grad(tanh_c)
+    np.multiply(dc_from_dh, o, out=dc_from_dh)
+    dc, tmp = np.zeros_like(dh), np.empty_like(dh)
+    for t in reversed(steps):
+        if dy is not None:
+            np.add(dh, dy[t, h], out=dh)
+        np.multiply(dh, dc_from_dh[t], out=tmp)
+        np.add(dc, tmp, out=dc)
+        blocks = da[t, cols].reshape(4, units, -1)
+        np.multiply(dc, factors[t, :3], out=blocks[:3])
+        np.multiply(dh, factors[t, 3], out=blocks[3])
+        np.multiply(dc, f[t], out=dc)
+        np.matmul(u_t, da[t, cols], out=dh)
+    return None, dc
+
+
+def _gru_backward(layer, u_t, d, units, dh, dy, da):
+    steps, back = _reading(d, len(da))
+    h, cols = slice(d * units, (d + 1) * units), slice(3 * d * units, 3 * (d + 1) * units)
+    r, z, n = (layer.gates[:, cols][:, k * units : (k + 1) * units] for k in range(3))
+    un = layer.uh[:, cols][:, 2 * units :]
+    h_prev = layer.s[back : back + len(da), h]
+    # dn = dh (1 - z) n';  dr = dn (U_n h) r';  dz = dh (h_prev - n) z': the factors, every step
+    dn_from_dh = _tanh_grad(n)
+    np.multiply(dn_from_dh, 1 - z, out=dn_from_dh)
+    dz_from_dh = np.subtract(h_prev, n)
+    np.multiply(dz_from_dh, _sigmoid_grad(z), out=dz_from_dh)
+    dr_from_dn = _sigmoid_grad(r)
+    np.multiply(dr_from_dn, un, out=dr_from_dn)
+    # U h's pre-activations get [dr, dz, dn r], the input's [dr, dz, dn]
+    duh = np.empty((len(da), 3 * units, dh.shape[1]), da.dtype)
+    dn_all = da[:, cols][:, 2 * units :]
+    tmp = np.empty_like(dh)
+    for t in reversed(steps):
+        if dy is not None:
+            np.add(dh, dy[t, h], out=dh)
+        dn = dn_all[t]
+        np.multiply(dh, dn_from_dh[t], out=dn)
+        np.multiply(dn, dr_from_dn[t], out=duh[t, :units])
+        np.multiply(dh, dz_from_dh[t], out=duh[t, units : 2 * units])
+        np.multiply(dn, r[t], out=duh[t, 2 * units :])
+        np.matmul(u_t, duh[t], out=tmp)
+        np.multiply(dh, z[t], out=dh)
+        np.add(dh, tmp, out=dh)
+    da[:, cols][:, : 2 * units] = duh[:, : 2 * units]
+    return duh, None
+
+
+def _sigmoid_grad(y):
+    """sigmoid'(a) from y = sigmoid(a): y (1 - y)."""
+    out = np.subtract(1, y)
+    return np.multiply(out, y, out=out)
+
+
+def _tanh_grad(y):
+    """tanh'(a) from y = tanh(a): 1 - y^2."""
+    out = np.square(y)
+    return np.subtract(1, out, out=out)
+
+
+_BACKWARD = {"rnn": _rnn_backward, "lstm": _lstm_backward, "gru": _gru_backward}
+
+
+def _backward(name, ctx, dy, cache, units, return_sequences, bidirectional):
+    trace, params, n_states = cache
+    dirs, layers = 2 if bidirectional else 1, len(trace)
+    first_param = 1 + n_states
+    grads = [None] * (first_param + len(params))
+    # Layers run from the top down to the lowest one that matters: 0 when x or an initial state
+    # (which every layer reads) needs a gradient, else the lowest with a parameter that does.
+    if any(ctx.wants(i) for i in range(first_param)):
+        lowest = 0
+    else:
+        wanted = [k // 3 for k in range(len(params)) if ctx.wants(first_param + k)]
+        if not wanted:
+            return tuple(grads)
+        lowest = min(wanted)
+    steps, _, batch = trace[0].seq.shape
+    dstates = [np.empty((batch, layers * dirs, units), dy.dtype) for _ in range(n_states)]
+    # feature-major, as the forward: dseq (T, dirs * units, N), dlast (dirs * units, N)
+    dseq = np.ascontiguousarray(dy.transpose(1, 2, 0)) if return_sequences else None
+    dlast = None if return_sequences else dy.T
+    for layer in range(layers - 1, lowest - 1, -1):
+        w_ih, w_hh, _ = params[3 * layer : 3 * layer + 3]
+        index, rows, at = first_param + 3 * layer, w_hh.shape[1], trace[layer]
+        da = np.empty((steps, dirs * rows, batch), dy.dtype)
+        duh = []
+        for d in range(dirs):
+            h = slice(d * units, (d + 1) * units)
+            dh = np.zeros((units, batch), dy.dtype) if dlast is None else np.array(dlast[h], order="C")
+            u_t = np.ascontiguousarray(w_hh[d].T)
+            duh_d, dc = _BACKWARD[name](at, u_t, d, units, dh, dseq, da)
+            duh.append(duh_d)
+            for k, grad in enumerate((dh, dc)[:n_states]):
+                dstates[k][:, layer * dirs + d] = grad.T
+        if any(ctx.wants(index + k) for k in range(3)):
+            da2 = _time_last(da)  # (dirs * rows, T * N): each parameter gradient is one GEMM
+        if ctx.wants(index):
+            grads[index] = np.matmul(da2.reshape(dirs, rows, -1), _time_last(at.seq).T)
+        if ctx.wants(index + 1):
+            grads[index + 1] = np.empty_like(w_hh)
+            for d in range(dirs):
+                back = _reading(d, steps)[1]
+                h_prev = _time_last(at.s[back : back + steps, d * units : (d + 1) * units])
+                source = da2[d * rows : (d + 1) * rows] if duh[d] is None else _time_last(duh[d])
+                np.matmul(source, h_prev.T, out=grads[index + 1][d])
+        if ctx.wants(index + 2):
+            grads[index + 2] = da2.sum(axis=1).reshape(dirs, rows)
+        if layer > lowest or ctx.wants(0):  # the gradient on the layer's input sequence
+            dseq = np.matmul(w_ih.reshape(dirs * rows, -1).T, da)
+        dlast = None
+    if ctx.wants(0):
+        grads[0] = np.ascontiguousarray(dseq.transpose(2, 0, 1))
+    for k, dstate in enumerate(dstates):
+        if ctx.wants(1 + k):
+            grads[1 + k] = dstate
+    return tuple(grads)
+
+
+# ---- ONNX -------------------------------------------------------------------------------------
+def _to_onnx(name, g, x, rest, units, return_sequences, bidirectional, layers, forget_bias):
+    """ONNX's RNN, LSTM or GRU node per layer, time-major (layout 0, the only one onnxruntime's
+    CPU kernels take): gate blocks reordered by a Gather on the initializers, b as ONNX's input
+    bias with a zero recurrent bias (for GRU, b_n outside r * (...): linear_before_reset), and
+    no batch size or length baked in."""
+    dirs, rows = 2 if bidirectional else 1, _GATES[name] * units
+    n_states = len(rest) - 3 * layers
+    states, params = rest[:n_states], rest[n_states:]
+    seq = g.node("Transpose", [x], perm=[1, 0, 2])  # (T, N, F)
+    states = [g.node("Transpose", [s], perm=[1, 0, 2]) for s in states]  # (layers * dirs, N, units)
+    order = None
+    if name in _ONNX_ORDER:
+        blocks = [np.arange(k * units, (k + 1) * units) for k in _ONNX_ORDER[name]]
+        order = g.const(np.concatenate(blocks), hint="gate_order")
+    recurrent_bias = g.const(np.zeros((dirs, rows)), hint="recurrent_bias")
+    if layers > 1 or return_sequences:
+        merge = g.const([0, 0, -1], hint="shape")  # (a, b, dirs, units) -> (a, b, dirs * units)
+    attrs = {"hidden_size": units, "direction": "bidirectional" if bidirectional else "forward"}
+    if name == "gru":
+        attrs["linear_before_reset"] = 1
+    for layer in range(layers):
+        w, r, b = params[3 * layer : 3 * layer + 3]
+        if order is not None:
+            w, r, b = (g.node("Gather", [p, order], axis=1) for p in (w, r, b))
+        if name == "lstm" and forget_bias:
+            shift = np.zeros(rows)
+            shift[2 * units : 3 * units] = forget_bias  # f is ONNX's third block
+            b = g.node("Add", [b, g.const(shift, hint="forget_bias")])
+        inputs = [seq, w, r, g.node("Concat", [b, recurrent_bias], axis=1)]
+        if states:
+            layer_states = states
+            if layers > 1:  # this layer's entries, l * dirs + d
+                bounds = [g.const([k * dirs], hint="bound") for k in (layer, layer + 1)]
+                layer_states = [g.node("Slice", [s, *bounds]) for s in states]
+            inputs += ["", *layer_states]  # "": no sequence_lens
+        y, y_h = g.node(name.upper(), inputs, outputs=2, **attrs)  # (T, dirs, N, units), (dirs, N, units)
+        if layer < layers - 1 or return_sequences:
+            # (T, N, dirs * units) for the next layer, (N, T, dirs * units) for the output
+            perm = [0, 2, 1, 3] if layer < layers - 1 else [2, 0, 1, 3]
+            seq = g.node("Reshape", [g.node("Transpose", [y], perm=perm), merge])
+    if return_sequences:
+        return seq
+    last = g.node("Transpose", [y_h], perm=[1, 0, 2])
+    return g.node("Reshape", [last, g.const([0, -1], hint="shape")])
+
+
+# ---- the ops ----------------------------------------------------------------------------------
+# return_sequences, bidirectional, layers, initial states given (h0, then c0), forget_bias.
+# Those without states are also exported at other lengths by the ONNX tests (a state's axis 1
+# is not a length).
+_SAMPLES = (
+    (False, False, 1, 0, 1.0),
+    (True, True, 1, 2, 0.5),
+    (False, True, 2, 0, -0.5),
+    (True, False, 2, 1, 1.0),
+    (False, True, 2, 2, 0.0),
+)
 
 
 def _make(name: str) -> OpDef:
@@ -75,6 +470,46 @@ def _make(name: str) -> OpDef:
             total += 2 * x[1] * dirs * gates * units * (n_in + units)
         return total
 
+    # The kernels take exactly the op's attributes: lstm's forget_bias is its own.
+    if name == "lstm":
+
+        def forward(ctx, x, *rest, units, return_sequences, bidirectional, layers, forget_bias):
+            return _forward(name, x, rest, units, return_sequences, bidirectional, layers, forget_bias)
+
+        def backward(ctx, dy, cache, *, units, return_sequences, bidirectional, layers, forget_bias):
+            return _backward(name, ctx, dy, cache, units, return_sequences, bidirectional)
+
+        def to_onnx(g, x, *rest, units, return_sequences, bidirectional, layers, forget_bias):
+            return _to_onnx(name, g, x, rest, units, return_sequences, bidirectional, layers, forget_bias)
+
+    else:
+
+        def forward(ctx, x, *rest, units, return_sequences, bidirectional, layers):
+            return _forward(name, x, rest, units, return_sequences, bidirectional, layers, 0.0)
+
+        def backward(ctx, dy, cache, *, units, return_sequences, bidirectional, layers):
+            return _backward(name, ctx, dy, cache, units, return_sequences, bidirectional)
+
+        def to_onnx(g, x, *rest, units, return_sequences, bidirectional, layers):
+            return _to_onnx(name, g, x, rest, units, return_sequences, bidirectional, layers, 0.0)
+
+    def samples(rng):
+        # N=2, T=3, F=2, units=3; weights scaled so that no gate saturates
+        for return_sequences, bidirectional, layers, n_states, forget_bias in _SAMPLES:
+            attrs = {
+                "units": 3,
+                "return_sequences": return_sequences,
+                "bidirectional": bidirectional,
+                "layers": layers,
+            }
+            if name == "lstm":
+                attrs["forget_bias"] = forget_bias
+            x = rng.standard_normal((2, 3, 2))
+            state_shape = (2, layers * (2 if bidirectional else 1), 3)
+            states = [0.5 * rng.standard_normal(state_shape) for _ in _STATES[name][:n_states]]
+            specs = params(x.shape, *(s.shape for s in states), **attrs)
+            yield Sample((x, *states, *(0.5 * rng.standard_normal(s.shape) for s in specs)), attrs)
+
     attrs = (
         Arg("units", Int(1), doc="hidden size per direction"),
         Arg("return_sequences", Bool(), False, "output every step, not only the last"),
@@ -85,7 +520,18 @@ def _make(name: str) -> OpDef:
         attrs += (Arg("forget_bias", Float(), 1.0, "added to the forget gate"),)
     inputs = ("x", *_STATES[name])
     return OpDef(
-        name, __doc__, shape, inputs=inputs, max_inputs=len(inputs), attrs=attrs, params=params, flops=flops
+        name,
+        __doc__,
+        shape,
+        inputs=inputs,
+        max_inputs=len(inputs),
+        attrs=attrs,
+        params=params,
+        flops=flops,
+        forward=forward,
+        backward=backward,
+        samples=samples,
+        to_onnx=to_onnx,
     )
 
 
