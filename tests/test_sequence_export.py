@@ -125,3 +125,30 @@ def test_cli_predict_reads_sequences_of_another_length(trained, tmp_path):
     np.savez(tmp_path / "bad.npz", tokens=data["tokens"][:, :, None], extra=data["extra"])
     done = nnc_cli("predict", path, "--data", "bad.npz", cwd=tmp_path)
     assert done.returncode == 4 and "error[E411]" in done.stderr and "int64[N, T]" in done.stderr
+
+
+def test_cli_predict_reads_another_length_from_a_csv(tmp_path):
+    model = nnc.load(
+        """
+model pooled {
+    input series: float32[6, 2]
+    dense(4) -> tanh -> sequence_pool(last) -> dense(1) as y
+}
+loss mse(y, target=t)
+optimizer sgd(lr=0.1)
+"""
+    )
+    path = model.export(tmp_path / "pooled.onnx")
+    series = np.random.default_rng(3).standard_normal((4, 5, 2)).astype(np.float32)  # 5 steps of 2
+    header = ",".join(f"s{i}" for i in range(10))
+    rows = "\n".join(",".join(f"{v:.6f}" for v in row) for row in series.reshape(4, 10))
+    (tmp_path / "s.csv").write_text(f"{header}\n{rows}\n")
+    done = nnc_cli("predict", path, "--data", "s.csv", "-o", "p.npy", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    want = model.predict(np.round(series, 6))
+    np.testing.assert_allclose(np.load(tmp_path / "p.npy"), want, rtol=1e-4, atol=1e-5)
+    (tmp_path / "odd.csv").write_text(
+        f"{header},s10\n" + "\n".join(r + ",0" for r in rows.splitlines()) + "\n"
+    )
+    done = nnc_cli("predict", path, "--data", "odd.csv", cwd=tmp_path)
+    assert done.returncode == 4 and "a multiple of 2 feature columns" in done.stderr
