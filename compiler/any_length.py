@@ -31,11 +31,12 @@ def symbolic_shapes(program) -> dict[str, tuple]:
 def _try(graph, names) -> dict[str, tuple] | None:
     if not names:
         return None
+    one_length = len({i.type.shape[1] for i in graph.inputs if i.name in names}) == 1
     shapes = {}
     for i in graph.inputs:
         shape = i.type.shape
         if i.name in names:
-            shape = (shape[0], Length("T" if _one_length(graph, names) else f"T{shape[1]}"), *shape[2:])
+            shape = (shape[0], Length("T" if one_length else f"T{shape[1]}"), *shape[2:])
         shapes[i.name] = shape
     params = {p.key: p.shape for p in graph.params}
     for node in graph.nodes:
@@ -49,10 +50,6 @@ def _try(graph, names) -> dict[str, tuple] | None:
         if [tuple(s.shape) for s in specs] != [params[key] for key in node.params]:
             return None
     return shapes
-
-
-def _one_length(graph, names) -> bool:
-    return len({i.type.shape[1] for i in graph.inputs if i.name in names}) == 1
 
 
 def declared(shape) -> list:

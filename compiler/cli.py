@@ -394,11 +394,10 @@ def predict(model_path, data, output, provider, list_providers, threads, batch_s
 def _read_inputs(predictor, path: str) -> dict:
     from pathlib import Path
 
-    import numpy as np
     from nnc.compiler.data_names import names_in_file
     from nnc.runtime import data as datasets
 
-    fields = [datasets.Field(n, np.dtype(d).name, s) for n, d, s in predictor.inputs]
+    fields = list(predictor.inputs)
     if path.lower().endswith(".npy") and len(fields) == 1:
         source = {fields[0].name: str(Path(path).resolve())}
     else:
@@ -409,7 +408,7 @@ def _read_inputs(predictor, path: str) -> dict:
             if name in present:
                 fields.append(datasets.Field(name, t["dtype"], tuple(t["shape"]), t["classes"]))
     dataset = datasets.load(source, Path.cwd(), fields, labels=predictor.labels)
-    return {n: dataset.arrays[n] for n, _, _ in predictor.inputs}
+    return {f.name: dataset.arrays[f.name] for f in predictor.inputs}
 
 
 def _write_predictions(predictor, outputs: dict, path: str | None) -> None:

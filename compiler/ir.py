@@ -89,6 +89,12 @@ class Graph:
     def producer(self, value: str) -> Node | None:
         return next((n for n in self.nodes if n.name == value), None)
 
+    def vocabulary(self, value: str) -> int | None:
+        """How many token ids `value` may hold, [0, vocab): the smallest vocab of the embeddings
+        reading it; None when no embedding does."""
+        vocabs = (n.attrs["vocab"] for n in self.nodes if n.op == "embedding" and n.inputs[0] == value)
+        return min(vocabs, default=None)
+
 
 @dataclass(frozen=True)
 class LossTerm:

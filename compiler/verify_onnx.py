@@ -34,8 +34,9 @@ def length_variants(graph, shapes) -> list[dict[str, int]]:
     group of inputs sharing a symbol."""
     groups: dict[Length, list] = {}
     for i in graph.inputs:
-        if isinstance(shapes[i.name][1] if len(shapes[i.name]) > 1 else None, Length):
-            groups.setdefault(shapes[i.name][1], []).append(i)
+        time = shapes[i.name][1:2]  # empty for an input of rank 1
+        if time and isinstance(time[0], Length):
+            groups.setdefault(time[0], []).append(i)
     variants = [{}]
     for members in groups.values():
         for length in other_lengths(members[0].type.shape[1]):
@@ -51,10 +52,8 @@ def sample_inputs(
         shape = [batch, *i.type.shape[1:]]
         if i.name in lengths:
             shape[1] = lengths[i.name]
-        if i.type.dtype == "int64":
-            # token ids across the vocabulary of every embedding they feed
-            vocab = [n.attrs["vocab"] for n in graph.nodes if n.op == "embedding" and n.inputs[0] == i.name]
-            feeds[i.name] = rng.integers(0, min(vocab, default=2), shape).astype(np.int64)
+        if i.type.dtype == "int64":  # token ids across the vocabulary of every embedding they feed
+            feeds[i.name] = rng.integers(0, graph.vocabulary(i.name) or 2, shape).astype(np.int64)
         else:
             feeds[i.name] = rng.standard_normal(shape).astype(np.float32)
     return feeds

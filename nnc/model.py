@@ -12,6 +12,7 @@ data and the standardization statistics of the training split."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import platform
 import time
@@ -67,12 +68,9 @@ class Model:
         g = self.program.graph
         out = []
         for i in g.inputs:
-            # token ids must index every embedding they feed
-            vocab = [n.attrs["vocab"] for n in g.nodes if n.op == "embedding" and n.inputs[0] == i.name]
+            vocab = g.vocabulary(i.name)  # token ids must index every embedding they feed
             shape = tuple(i.type.shape[1:])
-            out.append(
-                datasets.Field(i.name, i.type.dtype, shape, min(vocab, default=None), tokens=bool(vocab))
-            )
+            out.append(datasets.Field(i.name, i.type.dtype, shape, vocab, tokens=vocab is not None))
         seen = {f.name for f in out}
         for term in self.program.train.losses:
             if term.target in seen:
@@ -427,31 +425,37 @@ class Model:
     def predict(self, x, outputs: list[str] | None = None):
         """Outputs for raw inputs: an array for a one-input model, else a mapping of arrays.
         Returns one array for a single output, else a mapping by output name."""
-        from nnc.compiler.any_length import declared, symbolic_shapes
-
         inputs = self.program.graph.inputs
         if not isinstance(x, dict):
             if len(inputs) != 1:
                 raise ValueError(f"this model has inputs {', '.join(i.name for i in inputs)}: pass a dict")
             x = {inputs[0].name: x}
         arrays = {}
-        shapes = symbolic_shapes(self.program)  # a sequence model takes any length, as its export does
-        for i in inputs:
-            value = np.asarray(x[i.name], dtype=i.type.dtype)
-            want = declared(shapes[i.name])
-            fits = value.ndim == len(want) and all(
-                isinstance(w, str) or d == w for d, w in zip(value.shape[1:], want[1:], strict=True)
-            )
-            if not fits:
-                shown = ", ".join(map(str, want))
+        for field in self._predict_fields:
+            value = np.asarray(x[field.name], dtype=field.dtype)
+            if value.ndim == 0 or not field.fits(value.shape[1:]):
                 raise ValueError(
-                    f"input {i.name} expects {i.type.dtype}[{shown}]. Received: shape {list(value.shape)}"
+                    f"input {field.name} expects {field.type}. Received: shape {list(value.shape)}"
                 )
-            arrays[i.name] = value
+            arrays[field.name] = value
         if self.standardizer is not None:
             arrays = self.standardizer.apply_arrays(arrays)
         result = self._run(arrays, outputs)
         return next(iter(result.values())) if len(result) == 1 else result
+
+    @functools.cached_property
+    def _predict_fields(self) -> list:
+        """The inputs predict takes: a sequence model's at any length, as its export does."""
+        from nnc.compiler.any_length import symbolic_shapes
+        from nnc.runtime.ops.base import Length
+
+        shapes = symbolic_shapes(self.program)
+        return [
+            datasets.Field(
+                i.name, i.type.dtype, tuple(None if isinstance(d, Length) else d for d in shapes[i.name][1:])
+            )
+            for i in self.program.graph.inputs
+        ]
 
     def _run(self, arrays: dict, outputs=None) -> dict:
         n = len(next(iter(arrays.values())))

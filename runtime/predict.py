@@ -9,6 +9,7 @@ import json
 from collections.abc import Callable, Mapping
 
 import numpy as np
+from nnc.runtime.dataset import Field
 from nnc.runtime.errors import RunError
 
 PROVIDERS = {
@@ -21,7 +22,7 @@ PROVIDERS = {
     "coreml": "CoreMLExecutionProvider",
     "azure": "AzureExecutionProvider",
 }
-_NUMPY = {"tensor(float)": np.float32, "tensor(int64)": np.int64}
+_DTYPES = {"tensor(float)": "float32", "tensor(int64)": "int64"}
 
 
 def available_providers() -> list[str]:
@@ -63,7 +64,7 @@ class Predictor:
         self.kinds: dict = json.loads(meta.get("nnc.outputs", "{}"))
         # A symbolic dimension (the time axis of a sequence model) becomes None: any length.
         self.inputs = [
-            (i.name, _NUMPY[i.type], tuple(d if isinstance(d, int) else None for d in i.shape[1:]))
+            Field(i.name, _DTYPES[i.type], tuple(d if isinstance(d, int) else None for d in i.shape[1:]))
             for i in self.session.get_inputs()
         ]
         self.outputs = [o.name for o in self.session.get_outputs()]
@@ -73,23 +74,19 @@ class Predictor:
     ) -> dict[str, np.ndarray]:
         """Outputs for raw inputs, streamed in batches; shapes and dtypes are checked first."""
         feeds = {}
-        for name, dtype, shape in self.inputs:
+        for field in self.inputs:
+            name, dtype = field.name, np.dtype(field.dtype)
             if name not in arrays:
                 raise RunError("E542", f"the model needs input `{name}`", help=f"inputs: {self._signature()}")
             value = np.asarray(arrays[name])
-            fits = value.ndim == len(shape) + 1 and all(
-                want is None or d == want for d, want in zip(value.shape[1:], shape, strict=True)
-            )
-            if not fits:
+            if value.ndim == 0 or not field.fits(value.shape[1:]):
                 raise RunError(
                     "E542",
-                    f"input `{name}` must have shape {_shown(shape)}. Received: {list(value.shape)}",
+                    f"input `{name}` must be {field.type}. Received: shape {list(value.shape)}",
                     help=f"inputs: {self._signature()}",
                 )
             if value.dtype.kind not in "biuf" or (dtype == np.int64 and value.dtype.kind == "f"):
-                raise RunError(
-                    "E542", f"input `{name}` must be {np.dtype(dtype).name}. Received: {value.dtype}"
-                )
+                raise RunError("E542", f"input `{name}` must be {field.dtype}. Received: {value.dtype}")
             value = value.astype(dtype, copy=False)
             if name in self.standardize:
                 mean, std = self.standardize[name]
@@ -105,11 +102,7 @@ class Predictor:
         return {name: np.concatenate([p[i] for p in parts]) for i, name in enumerate(self.outputs)}
 
     def _signature(self) -> str:
-        return ", ".join(f"{n}: {np.dtype(d).name}{_shown(s)}" for n, d, s in self.inputs)
-
-
-def _shown(shape) -> str:
-    return "[" + ", ".join(["N", *("T" if d is None else str(d) for d in shape)]) + "]"
+        return ", ".join(f"{f.name}: {f.type}" for f in self.inputs)
 
 
 def predict(path: str, x, *, provider: str = "cpu", batch_size: int = 1024):
@@ -119,7 +112,7 @@ def predict(path: str, x, *, provider: str = "cpu", batch_size: int = 1024):
     if not isinstance(x, Mapping):
         if len(predictor.inputs) != 1:
             raise ValueError(f"the model has inputs {predictor._signature()}: pass a dict")
-        x = {predictor.inputs[0][0]: x}
+        x = {predictor.inputs[0].name: x}
     out = predictor.run(x, batch_size=batch_size)
     return next(iter(out.values())) if len(out) == 1 else out
 
