@@ -15,11 +15,9 @@ gradients disagree or nnc is slower than torch."""
 
 from __future__ import annotations
 
-import argparse
-import os
-import statistics
 import sys
-import time
+
+from side_by_side import compare, gradients_agree, start
 
 SPEC = """
 model cnn {
@@ -37,12 +35,6 @@ train { batch_size = 64; seed = 0 }
 """
 BATCH = 64
 LAYERS = {"conv": "conv2d_1", "conv2": "conv2d_2", "dense": "logits"}  # torch module -> nnc layer
-
-
-def pin_threads(threads: int) -> None:
-    """BLAS reads its thread count once, at import: set it before numpy loads."""
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(threads)
 
 
 def torch_model(torch, weights):
@@ -78,46 +70,11 @@ def torch_grads(torch, net) -> dict:
     return out
 
 
-def check_gradients(np, torch, model, x, label) -> float:
-    """Worst relative disagreement between the two frameworks' float64 gradients."""
-    from nnc.runtime.executor import Plan
-
-    plan = Plan(model.program.graph, model.program.train.losses)
-    weights = model.plan.params.to_dict()
-    net = torch_model(torch, weights).double()
-    loss = torch.nn.functional.cross_entropy(
-        net(torch.from_numpy(x.astype(np.float64))), torch.from_numpy(label)
-    )
-    loss.backward()
-    expected = torch_grads(torch, net)
-    # A second plan, its parameter and gradient views swapped for float64 arrays: the kernels
-    # keep the dtype they are given, so this runs the same code in float64.
-    plan.params.values.update({key: value.astype(np.float64) for key, value in weights.items()})
-    plan.params.grads.update({key: np.zeros(value.shape) for key, value in weights.items()})
-    feeds = {"image": x.astype(np.float64), "label": label}
-    plan.gradients(feeds, np.random.default_rng(0))
-    worst = 0.0
-    for key, want in expected.items():
-        got = plan.params.grads[key]
-        worst = max(worst, float(np.abs(got - want).max() / np.abs(want).max()))
-    return worst
-
-
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=os.cpu_count(), help="BLAS and torch threads")
-    parser.add_argument("--rounds", type=int, default=15)
-    parser.add_argument("--steps", type=int, default=10, help="training steps per round")
-    args = parser.parse_args()
-    pin_threads(args.threads)
-    import numpy as np
-
-    try:
-        import torch
-    except ImportError:
-        print("torch is not installed: pip install torch==2.13.0 (the CPU build)", file=sys.stderr)
+    started = start(__doc__.splitlines()[0])
+    if started is None:
         return 2
-    torch.set_num_threads(args.threads)
+    args, np, torch = started
     from nnc.runtime.optim import make_optimizer
 
     import nnc
@@ -128,9 +85,11 @@ def main() -> int:
     x = rng.standard_normal((BATCH, 1, 28, 28)).astype(np.float32)
     label = rng.integers(0, 10, BATCH)
 
-    worst = check_gradients(np, torch, model, x, label)
-    print(f"gradients, float64, nnc vs torch: max relative difference {worst:.1e} (must be <= 1e-5)")
-    if worst > 1e-5:
+    net = torch_model(torch, model.plan.params.to_dict()).double()
+    torch.nn.functional.cross_entropy(
+        net(torch.from_numpy(x.astype(np.float64))), torch.from_numpy(label)
+    ).backward()
+    if not gradients_agree(model, {"image": x.astype(np.float64), "label": label}, torch_grads(torch, net)):
         return 1
 
     params = model.plan.params
@@ -149,25 +108,7 @@ def main() -> int:
         torch.nn.functional.cross_entropy(net(tx), tlabel).backward()
         torch_opt.step()
 
-    times = {"nnc": [], "torch": []}
-    for step in (nnc_step, torch_step):  # warm-up: allocations, lazy inits
-        for _ in range(3):
-            step()
-    for _ in range(args.rounds):
-        for name, step in (("nnc", nnc_step), ("torch", torch_step)):
-            for _ in range(args.steps):
-                start = time.perf_counter()
-                step()
-                times[name].append(time.perf_counter() - start)
-    ms = {name: 1e3 * statistics.median(t) for name, t in times.items()}
-    ratio = ms["nnc"] / ms["torch"]
-    print(f"CNN step, batch {BATCH}, {args.threads} thread(s), {args.rounds} rounds x {args.steps} steps")
-    print("| runtime | ms/step (median) | samples/s |")
-    print("|---|---|---|")
-    for name, value in ms.items():
-        print(f"| {name} | {value:.2f} | {BATCH / value * 1e3:.0f} |")
-    print(f"ratio nnc / torch: {ratio:.2f} (target <= 1.00)")
-    return 0 if ratio <= 1.0 else 1
+    return compare("CNN step", BATCH, args, nnc_step, torch_step, target=1.0)
 
 
 if __name__ == "__main__":
