@@ -156,13 +156,14 @@ class Plan:
             if dy is None:
                 continue
             ctx.needs_grad = step.needs_grad
+            ctx.grad_buffers = tuple(n_params.get(key) for key in step.params)  # None: not trained
             dxs = step.op.backward(ctx, dy, caches.pop(step.name), **step.attrs)
             n = len(step.inputs)
             for name, needed, dx in zip(step.inputs, step.needs_grad[:n], dxs[:n], strict=True):
                 if needed:
                     _accumulate(grads, name, dx)
             for key, needed, dw in zip(step.params, step.needs_grad[n:], dxs[n:], strict=True):
-                if needed:
+                if needed and dw is not n_params[key]:  # not already computed in place
                     n_params[key][...] = dw
         return Pass(total, terms, values)
 

@@ -194,11 +194,14 @@ class Adam(Optimizer):
         v += s
         if self.amsgrad:
             v = np.maximum(self.buffers["v_max"], v, out=self.buffers["v_max"])
-        np.sqrt(v, out=s)  # s = sqrt(v) / sqrt(1 - b2^t) + eps, the denominator
-        s /= math.sqrt(1.0 - self.beta2**self.t)
-        s += self.epsilon
+        # lr / c1 * m / (sqrt(v) / c2 + eps) with c1 = 1 - b1^t and c2 = sqrt(1 - b2^t), written
+        # as (lr c2 / c1) * m / (sqrt(v) + eps c2): the same value with one pass fewer over the
+        # buffers (a pass is about 2% of the MLP reference step)
+        c2 = math.sqrt(1.0 - self.beta2**self.t)
+        np.sqrt(v, out=s)
+        s += self.epsilon * c2
         np.divide(m, s, out=s)
-        s *= lr / (1.0 - self.beta1**self.t)
+        s *= lr * c2 / (1.0 - self.beta1**self.t)
         params -= s
 
 

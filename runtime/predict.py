@@ -68,6 +68,7 @@ class Predictor:
             for i in self.session.get_inputs()
         ]
         self.outputs = [o.name for o in self.session.get_outputs()]
+        self._dtypes = {field.name: np.dtype(field.dtype) for field in self.inputs}
 
     def run(
         self, arrays: Mapping[str, np.ndarray], *, batch_size: int = 1024, on_batch: Callable | None = None
@@ -75,11 +76,11 @@ class Predictor:
         """Outputs for raw inputs, streamed in batches; shapes and dtypes are checked first."""
         feeds = {}
         for field in self.inputs:
-            name, dtype = field.name, np.dtype(field.dtype)
+            name, dtype = field.name, self._dtypes[field.name]
             if name not in arrays:
                 raise RunError("E542", f"the model needs input `{name}`", help=f"inputs: {self._signature()}")
             value = np.asarray(arrays[name])
-            if value.ndim == 0 or not field.fits(value.shape[1:]):
+            if value.ndim == 0 or (value.shape[1:] != field.shape and not field.fits(value.shape[1:])):
                 raise RunError(
                     "E542",
                     f"input `{name}` must be {field.type}. Received: shape {list(value.shape)}",
@@ -93,6 +94,11 @@ class Predictor:
                 value = ((value - mean) / std).astype(np.float32)
             feeds[name] = value
         n = len(next(iter(feeds.values())))
+        if n <= batch_size:  # one batch: nothing to split or join (latency at batch 1)
+            outputs = self.session.run(self.outputs, feeds)
+            if on_batch:
+                on_batch(n, n)
+            return dict(zip(self.outputs, outputs, strict=True))
         parts = []
         for start in range(0, n, batch_size):
             batch = {k: v[start : start + batch_size] for k, v in feeds.items()}

@@ -70,9 +70,18 @@ class Context:
     # statistics. Kernels never write their arguments; the executor stores these once the
     # step's loss is known to be finite.
     updates: list = field(default_factory=list)
+    # During a backward call, where each of the step's parameter gradients will be stored (views
+    # of the flat gradient buffer). A kernel may compute a gradient straight into its place
+    # (out=) and return that array, which saves the executor a copy of a large weight gradient.
+    grad_buffers: tuple = ()
 
     def wants(self, index: int) -> bool:
         return not self.needs_grad or self.needs_grad[index]
+
+    def grad_buffer(self, param: int):
+        """The array parameter number `param` (0 = the op's first) has its gradient stored in,
+        for a kernel's `out=`; None when the caller has none (tests, float64 checks)."""
+        return self.grad_buffers[param] if param < len(self.grad_buffers) else None
 
 
 @dataclass(frozen=True)

@@ -34,23 +34,27 @@ def target(x, *, class_weights):
 
 
 def forward(ctx, prediction, target, *, class_weights):
-    shifted = prediction - prediction.max(axis=-1, keepdims=True)
-    log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))  # (..., C)
-    t = target[..., None]
-    nll = -np.take_along_axis(log_p, t, axis=-1)[..., 0]  # (...)
-    w = None if class_weights is None else np.asarray(class_weights, prediction.dtype)[target]
-    total = nll.sum() if w is None else (w * nll).sum()
-    return np.asarray(total / target.size, prediction.dtype), (np.exp(log_p), t, w)
+    logits = prediction.reshape(-1, prediction.shape[-1])  # one row per target position
+    rows = np.arange(len(logits))
+    t = target.reshape(-1)
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    p = np.exp(shifted)
+    total = p.sum(axis=-1)
+    p /= total[:, None]  # softmax, kept for the backward pass
+    nll = np.log(total) - shifted[rows, t]  # -log_softmax at the target
+    w = None if class_weights is None else np.asarray(class_weights, prediction.dtype)[t]
+    loss = nll.sum() if w is None else (w * nll).sum()
+    return np.asarray(loss / t.size, prediction.dtype), (p, rows, t, w, prediction.shape)
 
 
 def backward(ctx, dloss, cache, *, class_weights):
-    p, t, w = cache
+    p, rows, t, w, shape = cache
     dx = p.copy()
-    np.put_along_axis(dx, t, np.take_along_axis(dx, t, axis=-1) - 1, axis=-1)  # p - onehot(t)
+    dx[rows, t] -= 1  # p - onehot(t)
     if w is not None:
-        dx *= w[..., None]
+        dx *= w[:, None]
     dx *= np.asarray(dloss, p.dtype) / t.size
-    return (dx,)
+    return (dx.reshape(shape),)
 
 
 def samples(rng):

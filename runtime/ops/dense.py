@@ -4,6 +4,7 @@ Layout: weight is (in_features, units) — rows index inputs — and bias is (un
 x may carry extra axes, (N, T, D) -> (N, T, units); gradients sum over every axis but the last:
 dx = dy @ weight^T, dweight = x^T dy, dbias = sum dy."""
 
+import numpy as np
 from nnc.runtime.ops.base import OpDef, ParamSpec, Sample, ShapeError, check_rank, glorot_uniform, zeros
 from nnc.runtime.schema import Arg, Bool, Int
 
@@ -42,10 +43,11 @@ def backward(ctx, dy, cache, *, units, bias):
     x, w = cache
     dx = dy @ w.T if ctx.wants(0) else None
     dy2 = dy.reshape(-1, units)  # every leading axis is a row
-    dw = x.reshape(-1, x.shape[-1]).T @ dy2 if ctx.wants(1) else None
+    # the weight gradient goes straight to its place in the flat gradient buffer
+    dw = np.matmul(x.reshape(-1, x.shape[-1]).T, dy2, out=ctx.grad_buffer(0)) if ctx.wants(1) else None
     if not bias:
         return dx, dw
-    return dx, dw, dy2.sum(axis=0) if ctx.wants(2) else None
+    return dx, dw, np.sum(dy2, axis=0, out=ctx.grad_buffer(1)) if ctx.wants(2) else None
 
 
 def to_onnx(g, x, w, b=None, *, units, bias):
