@@ -4,7 +4,7 @@ A training step allocates and frees the same large arrays (activations, im2col c
 gradients) every time. With glibc's defaults, arrays above the mmap threshold are mapped and
 unmapped per allocation, and a large free block at the top of the heap is handed back to the
 system, so every step pays page faults on memory it just released: measured on the CNN
-reference step (bench/cnn_step.py's workload), 40 ms per step instead of 24 ms. Raising both
+reference step (the CNN workload of bench/run.py), 40 ms per step instead of 24 ms. Raising both
 thresholds keeps that memory mapped; peak memory is unchanged, it is just not returned between
 steps. Other C libraries (and other systems) keep their own policy: nothing is changed there."""
 

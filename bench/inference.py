@@ -1,0 +1,83 @@
+"""Inference: each reference model exported to ONNX and run through `nnc predict`'s path
+(runtime/predict.py's Predictor on onnxruntime's CPU provider) against PyTorch eager."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from report import Section
+from side_by_side import alternate
+from workloads import TRAINING
+
+BATCHES = (1, 256)
+TARGET = 0.5  # onnxruntime's time over torch's at batch 1: at least twice as fast
+AGREE = 1e-4  # the outputs' max abs difference over their max abs value
+
+
+def inference(torch, args) -> Section:
+    from nnc.runtime.predict import Predictor
+
+    import nnc
+
+    judged = args.threads == 1
+    section = Section(
+        "Inference: onnxruntime (nnc predict) against PyTorch eager",
+        ["workload", "batch", "onnxruntime ms", "torch ms", "onnxruntime / torch", "target",
+         "onnxruntime samples/s", "torch samples/s"],
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        for workload in TRAINING:
+            if args.only and workload.name.lower() not in args.only:
+                continue
+            model = nnc.load(workload.spec)
+            model.plan.params.initialize(np.random.default_rng(0))
+            path = model.export(Path(tmp) / f"{workload.name}.onnx")
+            predictor = Predictor(str(path), threads=args.threads)
+            net = workload.net(torch, model.plan.params.to_dict()).eval()
+            for batch in BATCHES:
+                difference, seconds = _compare(torch, workload, predictor, net, batch, args.rounds)
+                if difference > AGREE:
+                    section.fail(
+                        f"{workload.name} batch {batch}: outputs differ from torch's by {difference:.1e}"
+                    )
+                ratio = seconds["onnx"] / seconds["torch"]
+                target, verdict = "", ""
+                if batch == 1:
+                    target = f"<= {TARGET}"
+                    if judged:
+                        verdict = " PASS" if ratio <= TARGET else " FAIL"
+                        if ratio > TARGET:
+                            section.fail(
+                                f"{workload.name} inference at batch 1: onnxruntime / torch {ratio:.2f}"
+                            )
+                section.row(
+                    workload.name, batch, f"{seconds['onnx'] * 1e3:.3f}", f"{seconds['torch'] * 1e3:.3f}",
+                    f"{ratio:.2f}{verdict}", target, f"{batch / seconds['onnx']:.0f}",
+                    f"{batch / seconds['torch']:.0f}",
+                )  # fmt: skip
+    section.note(
+        "The models of the training table, exported from their initial weights; torch in eval mode "
+        f"under inference_mode. Outputs agree to {AGREE:g} relative before timing. Target at one thread."
+    )
+    return section
+
+
+def _compare(torch, workload, predictor, net, batch: int, rounds: int) -> tuple[float, dict[str, float]]:
+    """(the outputs' relative difference, median seconds per call of each) at `batch`."""
+    feeds = workload.feeds(np.random.default_rng(batch))
+    feeds = {name: np.resize(feeds[name], (batch, *feeds[name].shape[1:])) for name in workload.inputs}
+    inputs = [torch.from_numpy(feeds[name]) for name in workload.inputs]
+
+    def run_torch():
+        with torch.inference_mode():
+            return net(*inputs)
+
+    def run_onnx():
+        return predictor.run(feeds, batch_size=batch)
+
+    ours, theirs = next(iter(run_onnx().values())), run_torch().numpy()
+    difference = float(np.abs(ours - theirs).max() / np.abs(theirs).max())
+    per_round = max(1, 20 // batch)  # calls per round: enough to time a batch of one
+    return difference, alternate({"onnx": run_onnx, "torch": run_torch}, rounds, per_round)
