@@ -5,7 +5,6 @@ finish (wall time, epochs per second, peak memory), and the start-up of `nnc --h
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -21,16 +20,29 @@ DIGITS = ROOT / "specs" / "mlp_digits.nn"
 NNC = [sys.executable, "-m", "nnc"]
 
 
-def _run(cmd: list[str]) -> tuple[float, int]:
-    """Wall seconds and peak resident memory (bytes) of one run of `cmd`, which must succeed."""
+# Runs `python -m nnc ARGS` and, at exit, reports the process's peak resident memory. The child
+# reads it itself (VmHWM): the kernel's rusage maximum would include the benchmark's own memory,
+# torch and all, which a forked child holds until it execs.
+_WITH_PEAK = """
+import atexit, runpy, sys
+def report():
+    peak = [line for line in open("/proc/self/status") if line.startswith("VmHWM")]
+    sys.stderr.write("peak " + (peak[0].split()[1] if peak else "0") + "\\n")
+atexit.register(report)
+sys.argv = ["nnc", *sys.argv[1:]]
+runpy.run_module("nnc", run_name="__main__", alter_sys=True)
+"""
+
+
+def _run(args: list[str]) -> tuple[float, int]:
+    """Wall seconds and peak resident memory (bytes) of `nnc ARGS`, which must succeed."""
     begin = time.perf_counter()
-    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
+    result = subprocess.run([sys.executable, "-c", _WITH_PEAK, *args], capture_output=True, text=True)
     seconds = time.perf_counter() - begin
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed: {process.stderr.read().decode()}")
-    process.stderr.close()
-    return seconds, usage.ru_maxrss * 1024  # kilobytes on Linux
+    if result.returncode != 0:
+        raise RuntimeError(f"nnc {' '.join(args)} failed: {result.stderr}")
+    kib = int(result.stderr.rsplit("peak ", 1)[1].split()[0])
+    return seconds, kib * 1024
 
 
 def train_digits(runs: int) -> Section:
@@ -41,7 +53,7 @@ def train_digits(runs: int) -> Section:
     with tempfile.TemporaryDirectory() as tmp:
         walls, peaks = [], []
         for _ in range(runs):
-            seconds, peak = _run([*NNC, "train", str(DIGITS), "--out", tmp, "--overwrite", "--quiet"])
+            seconds, peak = _run(["train", str(DIGITS), "--out", tmp, "--overwrite", "--quiet"])
             walls.append(seconds)
             peaks.append(peak)
         summary = json.loads((Path(tmp) / "summary.json").read_text())
