@@ -45,6 +45,9 @@ def conv_by_definition(x, weight, bias, stride, pads, dilation, groups):
         ((1, 4, 7, 6), 6, (2, 3), (2, 1), ((0, 1), (2, 0)), (1, 2), 2),
         ((2, 3, 5, 5), 3, (3, 3), (2, 2), ((1, 1), (1, 1)), (1, 1), 3),  # depthwise
         ((2, 2, 9), 3, (3,), (2,), ((1, 2),), (2,), 1),  # conv1d
+        # 16 channels per group fill a cache line: im2col copies one strided view (ops/windows.py)
+        ((2, 32, 5, 6), 4, (3, 2), (1, 2), ((1, 0), (1, 1)), (1, 1), 2),
+        ((1, 16, 7), 3, (3,), (1,), ((0, 0),), (2,), 1),
     ],
 )
 def test_convolution_matches_its_definition(x_shape, filters, kernel, stride, pads, dilation, groups):
@@ -60,6 +63,30 @@ def test_convolution_matches_its_definition(x_shape, filters, kernel, stride, pa
     np.testing.assert_allclose(
         y, conv_by_definition(x, weight, bias, stride, pads, dilation, groups), rtol=1e-12
     )
+
+
+@pytest.mark.parametrize(("channels", "groups"), [(3, 1), (32, 1), (32, 2)])
+def test_convolution_gradients_match_finite_differences_along_random_directions(channels, groups):
+    """The registry's gradient checks use a few channels; wide layers take im2col's other path.
+    d/dt f(x + t u, w + t v) at 0, for f = <conv(x, w), z>, must equal <dx, u> + <dw, v>."""
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((2, channels, 6, 5))
+    weight = rng.standard_normal((4, channels // groups, 3, 3))
+    bias = rng.standard_normal(4)
+    attrs = {"filters": 4, "kernel": (3, 3), "stride": (2, 1), "padding": (1, 0, 1, 1)}
+    attrs |= {"dilation": (1, 1), "groups": groups, "bias": True}
+    conv = OPS["conv2d"]
+    y, cache = conv.forward(TRAIN, x, weight, bias, **attrs)
+    z = rng.standard_normal(y.shape)
+    dx, dw, _ = conv.backward(Context(training=True), z, cache, **attrs)
+    u, v = rng.standard_normal(x.shape), rng.standard_normal(weight.shape)
+
+    def f(t):
+        return np.sum(conv.forward(TRAIN, x + t * u, weight + t * v, bias, **attrs)[0] * z)
+
+    h = 1e-5
+    numeric = (f(h) - f(-h)) / (2 * h)
+    np.testing.assert_allclose(np.sum(dx * u) + np.sum(dw * v), numeric, rtol=1e-7)
 
 
 @pytest.mark.parametrize(

@@ -14,8 +14,11 @@ window order; avg sends dy[p] / count[p] to each real position of window p, coun
 many there are. Overlapping windows (stride < size) add their contributions.
 
 Kernels loop over the window taps (prod(size) of them), each one strided slice of the padded
-input covering every output at once; nothing loops over batch, channels or positions. The
-compiler (derive) turns padding=same into explicit pads, which the ONNX export writes as is."""
+input covering every output at once; nothing loops over batch, channels or positions. Every
+array keeps x's memory layout, and dx comes back in it: after a convolution that is
+spatial-major (ops/conv.py), where a tap's slice runs over whole rows of batch * channels values
+and the convolution's backward reads dx without a transposing copy. The compiler (derive) turns
+padding=same into explicit pads, which the ONNX export writes as is."""
 
 import itertools
 import math
@@ -76,12 +79,12 @@ def max_forward(ctx, x, *, size, stride, padding):
     pads, out = _geometry(x.shape, size, stride, padding)
     taps = _taps(size, stride, out)
     xpad = windows.pad(x, pads, -np.inf)
-    best = xpad[taps[0]].copy()
+    best = xpad[taps[0]].copy(order="K")  # every array here in x's memory layout
     # Which tap holds each maximum, for backward. Taps come in increasing order, so the winner
     # is the last tap that beat everything before it: a running maximum of t over those taps.
     # (Two cheap ufuncs; a masked write, np.copyto(where=), is several times slower.)
-    winner = np.zeros(best.shape, np.min_scalar_type(len(taps) - 1))
-    beats = np.empty(best.shape, bool)
+    winner = np.zeros_like(best, np.min_scalar_type(len(taps) - 1))
+    beats = np.empty_like(best, bool)
     for t, tap in enumerate(taps[1:], start=1):
         candidate = xpad[tap]
         np.greater(candidate, best, out=beats)  # strict: a tie stays with the earlier tap
@@ -94,10 +97,22 @@ def max_backward(ctx, dy, cache, *, size, stride, padding):
     if not ctx.wants(0):
         return (None,)
     winner, x_shape, pads = cache
-    dxpad = np.zeros(windows.padded_shape(x_shape, pads), dy.dtype)
+    # dx in x's layout, which the winners kept: a convolution before the pool then reads its
+    # gradient without a transposing copy; dy joins that layout first if it is in another.
+    padded = windows.padded_shape(x_shape, pads)
+    if tuple(stride) == tuple(size):  # windows tile xpad: only positions past the last one stay 0
+        dxpad = np.empty_like(winner, dy.dtype, shape=padded)
+        for axis, (n, m, k) in enumerate(zip(padded[2:], winner.shape[2:], size, strict=True), start=2):
+            dxpad[(slice(None),) * axis + (slice(m * k, n),)] = 0
+    else:
+        dxpad = np.zeros_like(winner, dy.dtype, shape=padded)
+    in_layout = np.empty_like(winner, dy.dtype)
+    if in_layout.strides != dy.strides:
+        in_layout[...] = dy
+        dy = in_layout
     overlapping = _overlapping(size, stride)
-    won = np.empty(winner.shape, bool)
-    routed = np.empty(dy.shape, dy.dtype)
+    routed = np.empty_like(dy) if overlapping else None
+    won = np.empty_like(winner, bool)
     for t, tap in enumerate(_taps(size, stride, winner.shape[2:])):
         np.equal(winner, t, out=won)
         if overlapping:

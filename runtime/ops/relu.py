@@ -1,4 +1,4 @@
-"""relu: y = max(x, 0); dx = dy where x > 0, else 0."""
+"""relu: y = max(x, 0); dx = dy where x > 0, else 0. y and dx keep x's memory layout."""
 
 import numpy as np
 from nnc.runtime.ops.base import OpDef, Sample, elementwise
@@ -10,7 +10,14 @@ def forward(ctx, x):
 
 
 def backward(ctx, dy, positive):
-    return (dy * positive,)
+    # dx in x's memory layout. A dy in another (a flatten's C-ordered gradient against a
+    # spatial-major convolution's output) is copied into it first: one product over two
+    # layouts is five times slower than that copy and a product within one.
+    dx = np.empty_like(positive, dy.dtype)
+    if dx.strides != dy.strides:
+        dx[...] = dy
+        dy = dx
+    return (np.multiply(dy, positive, out=dx),)
 
 
 def to_onnx(g, x):

@@ -1,25 +1,24 @@
-"""Sliding windows for the convolution kernels: im2col gathers every window of a channels-first
-input into one matrix through a strided view (a single copy), so a convolution is one GEMM;
-col2im is its adjoint, adding each window back to where it came from.
+"""Sliding windows for the convolution kernels.
 
-Column layout: (C, *kernel, N, *out). Channels and taps lead, so that the rows of a
-(C * taps, N * positions) matrix line up with a weight reshaped to (filters, C * taps), and the
-innermost copy runs along the output positions of one row (stride-1 input reads for stride-1
-convolutions), which is what makes the gather cheap."""
+conv1d/conv2d gather every window of their input into one matrix (gather: im2col in a
+spatial-major layout, see ops/conv.py) and add dx back tap by tap (tap_region). conv2d_transpose
+uses the channels-first pair: windows, a strided (C, *kernel, N, *out) view whose copy is its
+im2col, and col2im, its adjoint. pad keeps its input's memory layout, crop is a view."""
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 
 def pad(x: np.ndarray, pads, fill: float = 0) -> np.ndarray:
-    """x (N, C, *spatial) padded with `fill` by ((begin, end), ...) per spatial axis."""
+    """x (N, C, *spatial) padded with `fill` by ((begin, end), ...) per spatial axis, in x's
+    memory layout (np.pad would make it C-ordered, and the kernels after it read the layout)."""
     if not any(begin or end for begin, end in pads):
         return x
-    return np.pad(x, ((0, 0), (0, 0), *pads), constant_values=fill)
+    xpad = np.full_like(x, fill, shape=padded_shape(x.shape, pads))
+    xpad[(..., *(slice(begin, begin + n) for n, (begin, _) in zip(x.shape[2:], pads, strict=True)))] = x
+    return xpad
 
 
 def padded_shape(x_shape, pads) -> tuple[int, ...]:
@@ -63,38 +62,46 @@ def col2im(cols: np.ndarray, spatial, stride, dilation) -> np.ndarray:
     return buffer.transpose(1, 0, *range(2, 2 + rank))
 
 
-def widen(y: np.ndarray, spatial) -> np.ndarray:
-    """y (F, N, *out) of a stride-1 window, zero-extended on every spatial axis but the first to
-    the (padded) input's sizes: the "wide" grid on which col2im_wide's adds are contiguous."""
-    rank = len(spatial)
-    out = y.shape[2:]
-    if tuple(out[1:]) == tuple(spatial[1:]):
-        return y
-    wide = np.zeros((*y.shape[:3], *spatial[1:]), y.dtype)
-    wide[(..., *(slice(m) for m in out[1:]))] = y
-    return wide.reshape(*y.shape[:2], -1) if rank == 1 else wide
+def tap_region(tap, stride, dilation, out) -> tuple:
+    """The strided slice, per spatial axis, of the input positions that kernel tap `tap` reads
+    for every output position."""
+    return tuple(
+        slice(k * d, k * d + s * (o - 1) + 1, s)
+        for k, d, s, o in zip(tap, dilation, stride, out, strict=True)
+    )
 
 
-def col2im_wide(cols: np.ndarray, spatial, dilation) -> np.ndarray:
-    """col2im for stride 1, from columns on the wide grid (see widen): cols (C, *kernel, N, L)
-    with L = out[0] * prod(spatial[1:]) and zeros off the real window positions. On that grid a
-    kernel tap is one flat offset into the row-major input, so each tap's add runs over one
-    contiguous stretch of L elements rather than out[-1]-long rows: several times faster.
-    Returns the (N, C, *spatial) transposed view of a (C, N, *spatial) buffer."""
-    c, *rest = cols.shape
-    rank = len(spatial)
-    kernel, (n, length) = rest[:rank], rest[rank:]
-    steps = [math.prod(spatial[a + 1 :]) for a in range(rank)]  # row-major steps per axis
-    offsets = [
-        sum(k * d * step for k, d, step in zip(tap, dilation, steps, strict=True))
-        for tap in np.ndindex(*kernel)
-    ]
-    size = math.prod(spatial)
-    # The zeros off the real positions reach past the end: a tail keeps the adds in bounds.
-    buffer = np.zeros((c, n, max(size, offsets[-1] + length)), cols.dtype)
-    for tap, offset in zip(np.ndindex(*kernel), offsets, strict=True):
-        buffer[:, :, offset : offset + length] += cols[(slice(None), *tap)]
-    return buffer[:, :, :size].reshape(c, n, *spatial).transpose(1, 0, *range(2, 2 + rank))
+def gather(xpad: np.ndarray, kernel, stride, dilation, out, cols: np.ndarray) -> None:
+    """im2col for spatial-major convolutions: fills cols (G, *out, N, *kernel, C/G) with
+    cols[g, p, n, k, c] = xpad[n, g * C/G + c, p * stride + k * dilation].
+    Where the channels of a group fill a cache line (16 float32), the copy runs along them, as
+    one copy of a strided view; with fewer (a first layer's 1 to 3), a copy per kernel tap runs
+    along rows of the input instead: either is about twice as fast as the other there."""
+    n, channels = xpad.shape[:2]
+    groups, rank = cols.shape[0], len(out)
+    per_group = channels // groups
+    if per_group * xpad.itemsize >= 64:
+        step_n, step_c, *steps = xpad.strides
+        view = as_strided(
+            xpad,
+            shape=(groups, *out, n, *kernel, per_group),
+            strides=(
+                step_c * per_group,
+                *(s * t for s, t in zip(steps, stride, strict=True)),
+                step_n,
+                *(s * d for s, d in zip(steps, dilation, strict=True)),
+                step_c,
+            ),
+            writeable=False,
+        )
+        np.copyto(cols, view)
+        return
+    for tap in np.ndindex(*kernel):
+        taken = xpad[(..., *tap_region(tap, stride, dilation, out))]  # (N, C, *out)
+        taken = taken.reshape(n, groups, per_group, *out)
+        cols[(slice(None), *(slice(None),) * rank, slice(None), *tap)] = taken.transpose(
+            1, *range(3, 3 + rank), 0, 2
+        )
 
 
 def crop(x: np.ndarray, pads, sizes) -> np.ndarray:
