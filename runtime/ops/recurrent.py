@@ -26,20 +26,24 @@ Glorot fans are those of one gate block: fan_in = in_l, fan_out = units.
 
 Kernels work feature-major, (T, features, N): the values of one step are one (features, N)
 block and a gate's rows within it are contiguous too, so every elementwise op of the time loop
-runs on contiguous memory (NumPy is several times slower on strided rows). Per layer, one
-batched GEMM projects every step of both directions, W x + b; the loop over time then adds
-U h, all gates in one GEMM, and applies the gates in place. A layer's hidden states live in one
-(T + 2, dirs * units, N) buffer: the state after time t in row t + 1, direction 0's initial
-state in row 0 and direction 1's in row T + 1. A step at time t then reads row t (direction 0)
-or t + 2 (direction 1) and writes row t + 1, rows 1..T are the layer's output sequence, and the
-states the steps read are one run of T rows. A sigmoid is 0.5 + 0.5 tanh(a / 2), the halving
-folded into the forward's copies of W, U and b (exact: a power of two), so one tanh covers all
-of a step's gates; lstm's copies also take the gate order i, f, o, g, making its sigmoids one
-block. Backpropagation through time writes each step's gradient with respect to the gate
-pre-activations, in PyTorch's order, into one (T, dirs * gates * units, N) buffer; the
-elementwise factors the loop needs come from the forward's values for all steps at once before
-it. After it, that buffer copied to (dirs * gates * units, T * N) makes dW, dU and db one GEMM
-(or sum) each over every step, and dx one batched GEMM."""
+runs on contiguous memory (NumPy is several times slower on strided rows). A layer's input
+carries a last row of ones, so that one batched GEMM of [W | b] projects every step of both
+directions, W x + b; the loop over time then adds U h, all gates in one GEMM, and applies the
+gates in place. A layer's hidden states live in one (T + 2, dirs * units + 1, N) buffer: the
+state after time t in row t + 1, direction 0's initial state in row 0 and direction 1's in row
+T + 1, and the row of ones last, ready for the next layer. A step at time t then reads row t
+(direction 0) or t + 2 (direction 1) and writes row t + 1, rows 1..T are the layer's output
+sequence, and the states the steps read are one run of T rows. A sigmoid is
+0.5 + 0.5 tanh(a / 2), the halving folded into the forward's copies of W, U and b (exact: a
+power of two), so one tanh covers all of a step's gates; lstm's copies also take the gate
+order i, f, o, g, making its sigmoids one block. Without initial states (zeros), the first
+step skips U h and the backward skips the gradients on them. Backpropagation through time
+writes each step's gradient with respect to the gate pre-activations, in PyTorch's order, into
+one (T, dirs * gates * units, N) buffer; the elementwise factors the loop needs come from the
+forward's values for all steps at once before it (lstm's written into that buffer and scaled
+there in place). After it, that buffer copied to (dirs * gates * units, T * N) makes
+[dU | dW | db] one GEMM per direction over every step, da [h_prev; x; 1]^T (gru: one for dU,
+whose gradient differs, and one for [dW | db]), and dx one batched GEMM."""
 
 from dataclasses import dataclass
 
@@ -66,9 +70,9 @@ _ONNX_ORDER = {"lstm": (0, 3, 1, 2), "gru": (1, 0, 2)}
 class _Layer:
     """What one layer's forward keeps for its backward, feature-major: (T, features, N)."""
 
-    seq: np.ndarray  # (T, in, N): the layer's input
+    seq: np.ndarray  # (T, in + 1, N): the layer's input and a row of ones (see _with_ones)
     gates: np.ndarray  # (T, dirs * rows, N): activated gates (lstm: i, f, o, g; rnn: s[1:T + 1])
-    s: np.ndarray  # (T + 2, dirs * units, N): hidden states, as the module docstring says
+    s: np.ndarray  # (T + 2, dirs * units + 1, N): hidden states and ones, as the module docstring says
     c: np.ndarray | None = None  # lstm: cell states, laid out as s
     tanh_c: np.ndarray | None = None  # lstm: (T, dirs * units, N)
     uh: np.ndarray | None = None  # gru: (T, dirs * rows, N), U h (its n block unscaled)
@@ -80,6 +84,13 @@ def _reading(d: int, steps: int) -> tuple[range, int]:
     return (range(steps), 0) if d == 0 else (range(steps - 1, -1, -1), 2)
 
 
+def _first_read(steps: range, zero_start: bool) -> int | None:
+    """The step that reads a zero initial state, None when the initial states are given. Where
+    they are zeros (no h0, c0), U h is 0 at that step and the gradients on them go unread, so
+    the kernels skip that work."""
+    return steps[0] if zero_start else None
+
+
 def _time_last(a: np.ndarray) -> np.ndarray:
     """(T, R, N) -> (R, T * N), contiguous: the operand of a GEMM summing over every step."""
     return np.ascontiguousarray(a.transpose(1, 0, 2)).reshape(a.shape[1], -1)
@@ -87,43 +98,52 @@ def _time_last(a: np.ndarray) -> np.ndarray:
 
 # ---- forward ----------------------------------------------------------------------------------
 def _forward_weights(name, w_ih, w_hh, b, forget_bias):
-    """The forward's W, U and b: sigmoid rows halved, lstm's rows in the order i, f, o, g and
-    forget_bias in f's bias."""
+    """The forward's [W | b], (dirs, rows, in + 1), and U: sigmoid rows halved, lstm's rows in
+    the order i, f, o, g and forget_bias in f's bias."""
+    w = np.concatenate([w_ih, b[:, :, None]], axis=2)  # b meets the input's row of ones
     if name == "rnn":
-        return w_ih, w_hh, b
+        return w, w_hh
     units, dtype = w_hh.shape[2], w_ih.dtype
-    scale = np.full(w_ih.shape[1], 0.5, dtype)
+    scale = np.full((w_ih.shape[1], 1), 0.5, dtype)
     scale[-units:] = 1  # lstm's g and gru's n are tanh gates
     if name == "lstm":
-        order = np.r_[: 2 * units, 3 * units : 4 * units, 2 * units : 3 * units]
-        w_ih, w_hh, b = w_ih[:, order], w_hh[:, order], b[:, order]  # copies
-        b[:, units : 2 * units] += dtype.type(forget_bias)
-    return w_ih * scale[:, None], w_hh * scale[:, None], b * scale
+        w, u = (
+            np.concatenate([a[:, : 2 * units], a[:, 3 * units :], a[:, 2 * units : 3 * units]], axis=1)
+            for a in (w, w_hh)
+        )
+        w[:, units : 2 * units, -1] += dtype.type(forget_bias)
+    else:
+        u = w_hh.copy()
+    w *= scale
+    u *= scale
+    return w, u
 
 
-def _rnn_forward(layer, u, d, units):
+def _rnn_forward(layer, u, d, units, zero_start):
     s = layer.s  # rows 1..T hold W x + b until their step makes them states
     steps, back = _reading(d, len(s) - 2)
     h = slice(d * units, (d + 1) * units)
-    uh = np.empty((units, s.shape[2]), s.dtype)
+    uh, first = np.empty((units, s.shape[2]), s.dtype), _first_read(steps, zero_start)
     for t in steps:
-        np.matmul(u, s[t + back, h], out=uh)
         h_t = s[t + 1, h]
-        np.add(h_t, uh, out=h_t)
+        if t != first:
+            np.matmul(u, s[t + back, h], out=uh)
+            np.add(h_t, uh, out=h_t)
         np.tanh(h_t, out=h_t)
 
 
-def _lstm_forward(layer, u, d, units):
+def _lstm_forward(layer, u, d, units, zero_start):
     s, c, tanh_c = layer.s, layer.c, layer.tanh_c
     gates = layer.gates[:, 4 * d * units : 4 * (d + 1) * units]
     steps, back = _reading(d, len(gates))
     h, half = slice(d * units, (d + 1) * units), s.dtype.type(0.5)
     uh = np.empty(gates.shape[1:], s.dtype)
-    ig = np.empty((units, s.shape[2]), s.dtype)
+    ig, first = np.empty((units, s.shape[2]), s.dtype), _first_read(steps, zero_start)
     for t in steps:
         a = gates[t]
-        np.matmul(u, s[t + back, h], out=uh)
-        np.add(a, uh, out=a)
+        if t != first:
+            np.matmul(u, s[t + back, h], out=uh)
+            np.add(a, uh, out=a)
         np.tanh(a, out=a)
         sigmoids = a[: 3 * units]  # i, f, o: sigmoid(x) = 0.5 + 0.5 tanh(x / 2)
         np.multiply(sigmoids, half, out=sigmoids)
@@ -137,16 +157,19 @@ def _lstm_forward(layer, u, d, units):
         np.multiply(o, tanh_c[t, h], out=s[t + 1, h])
 
 
-def _gru_forward(layer, u, d, units):
+def _gru_forward(layer, u, d, units, zero_start):
     s = layer.s
     cols = slice(3 * d * units, 3 * (d + 1) * units)
     gates, uh_all = layer.gates[:, cols], layer.uh[:, cols]
     steps, back = _reading(d, len(gates))
     h, half = slice(d * units, (d + 1) * units), s.dtype.type(0.5)
-    r_uh = np.empty((units, s.shape[2]), s.dtype)
+    r_uh, first = np.empty((units, s.shape[2]), s.dtype), _first_read(steps, zero_start)
     for t in steps:
         a, uh, h_prev = gates[t], uh_all[t], s[t + back, h]
-        np.matmul(u, h_prev, out=uh)
+        if t == first:
+            uh[...] = 0
+        else:
+            np.matmul(u, h_prev, out=uh)
         rz = a[: 2 * units]
         np.add(rz, uh[: 2 * units], out=rz)
         np.tanh(rz, out=rz)
@@ -165,25 +188,37 @@ def _gru_forward(layer, u, d, units):
 _FORWARD = {"rnn": _rnn_forward, "lstm": _lstm_forward, "gru": _gru_forward}
 
 
-def _state_buffer(init, steps, batch, dirs, units, dtype):
+def _with_ones(a: np.ndarray) -> np.ndarray:
+    """(steps, features, N) -> (steps, features + 1, N), a row of ones appended, which carries
+    the bias through the input projection's GEMM and the bias gradient through dW's."""
+    out = np.empty((a.shape[0], a.shape[1] + 1, a.shape[2]), a.dtype)
+    out[:, :-1] = a
+    out[:, -1] = 1
+    return out
+
+
+def _state_buffer(init, steps, batch, dirs, units, dtype, ones=False):
     """A (T + 2, dirs * units, N) state buffer holding the initial states, init: (N, dirs,
-    units) or None for zeros, in rows 0 (direction 0) and T + 1 (direction 1)."""
-    s = np.empty((steps + 2, dirs * units, batch), dtype)
+    units) or None for zeros, in rows 0 (direction 0) and T + 1 (direction 1); with `ones`, a
+    last row of ones follows the states, as in _with_ones."""
+    s = np.empty((steps + 2, dirs * units + int(ones), batch), dtype)
+    if ones:
+        s[:, -1] = 1
     for d in range(dirs):
         s[0 if d == 0 else steps + 1, d * units : (d + 1) * units] = 0 if init is None else init[:, d].T
     return s
 
 
 def _layer_forward(name, seq, w_ih, w_hh, b, h0, c0, forget_bias) -> _Layer:
-    """One layer, every direction, over seq: (T, in, N); h0, c0: (N, dirs, units) or None."""
+    """One layer, every direction, over seq: (T, in + 1, N), its last row ones; h0, c0: (N,
+    dirs, units) or None."""
     steps, n_in, batch = seq.shape
     dirs, rows, units = w_hh.shape
-    w, u, bias = _forward_weights(name, w_ih, w_hh, b, forget_bias)
-    s = _state_buffer(h0, steps, batch, dirs, units, seq.dtype)
+    w, u = _forward_weights(name, w_ih, w_hh, b, forget_bias)
+    s = _state_buffer(h0, steps, batch, dirs, units, seq.dtype, ones=True)  # the next layer's input
     # rnn's one gate is its state: the input projection goes straight into the state rows
-    gates = s[1 : steps + 1] if name == "rnn" else np.empty((steps, dirs * rows, batch), seq.dtype)
+    gates = s[1 : steps + 1, :-1] if name == "rnn" else np.empty((steps, dirs * rows, batch), seq.dtype)
     np.matmul(w.reshape(-1, n_in), seq, out=gates)
-    gates += bias.reshape(-1, 1)
     layer = _Layer(seq, gates, s)
     if name == "lstm":
         layer.c = _state_buffer(c0, steps, batch, dirs, units, seq.dtype)
@@ -191,7 +226,7 @@ def _layer_forward(name, seq, w_ih, w_hh, b, h0, c0, forget_bias) -> _Layer:
     elif name == "gru":
         layer.uh = np.empty_like(gates)
     for d in range(dirs):
-        _FORWARD[name](layer, u[d], d, units)
+        _FORWARD[name](layer, u[d], d, units, h0 is None)
     return layer
 
 
@@ -199,7 +234,7 @@ def _forward(name, x, rest, units, return_sequences, bidirectional, layers, forg
     dirs = 2 if bidirectional else 1
     n_states = len(rest) - 3 * layers
     states, params = rest[:n_states], rest[n_states:]
-    seq = np.ascontiguousarray(x.transpose(1, 2, 0))
+    seq = _with_ones(x.transpose(1, 2, 0))
     steps = seq.shape[0]
     trace = []
     for layer in range(layers):
@@ -207,10 +242,10 @@ def _forward(name, x, rest, units, return_sequences, bidirectional, layers, forg
         trace.append(_layer_forward(name, seq, *params[3 * layer : 3 * layer + 3], h0, c0, forget_bias))
         seq = trace[-1].s[1 : steps + 1]
     if return_sequences:
-        y = seq.transpose(2, 0, 1)
+        y = seq[:, :-1].transpose(2, 0, 1)
     else:  # direction 0's state after t = T - 1 (row T), direction 1's after t = 0 (row 1)
         s = trace[-1].s
-        y = (s[steps] if dirs == 1 else np.concatenate([s[steps, :units], s[1, units:]])).T
+        y = np.concatenate([s[steps, :units], s[1, units:-1]]).T
     return np.ascontiguousarray(y), (trace, params, n_states)
 
 
@@ -220,50 +255,63 @@ def _forward(name, x, rest, units, return_sequences, bidirectional, layers, forg
 # dy: (T, dirs * units, N), the gradient on the layer's output sequence, or None; u_t: U^T.
 # Fills direction d's rows of da: (T, dirs * rows, N), the gradient on the gate
 # pre-activations, and returns the gradient on U h's pre-activations, (T, rows, N), where it
-# differs from da's (gru; None otherwise), and the initial cell state's gradient (lstm).
-def _rnn_backward(layer, u_t, d, units, dh, dy, da):
+# differs from da's (gru; None otherwise), and the initial cell state's gradient (lstm). The
+# initial states' gradients are left unfinished where they are zeros (zero_start).
+def _rnn_backward(layer, u_t, d, units, dh, dy, da, zero_start):
     steps, _ = _reading(d, len(da))
     h = slice(d * units, (d + 1) * units)
-    tanh_grad = _tanh_grad(layer.s[1 : len(da) + 1, h])
+    tanh_grad, first = _tanh_grad(layer.s[1 : len(da) + 1, h]), _first_read(steps, zero_start)
     for t in reversed(steps):
         if dy is not None:
             np.add(dh, dy[t, h], out=dh)
         np.multiply(dh, tanh_grad[t], out=da[t, h])
+        if t == first:
+            break
         np.matmul(u_t, da[t, h], out=dh)
     return None, None
 
 
-def _lstm_backward(layer, u_t, d, units, dh, dy, da):
+def _lstm_backward(layer, u_t, d, units, dh, dy, da, zero_start):
     steps, back = _reading(d, len(da))
     h, cols = slice(d * units, (d + 1) * units), slice(4 * d * units, 4 * (d + 1) * units)
     gates = layer.gates[:, cols]
     i, f, o, g = (gates[:, k * units : (k + 1) * units] for k in range(4))
     tanh_c, c_prev = layer.tanh_c[:, h], layer.c[back : back + len(da), h]
+    h_out = layer.s[1 : len(da) + 1, h]  # o tanh(c)
     # da = [dc i' g, dc f' c_prev, dc g' i, dh o' tanh(c)] (PyTorch's order; ' the derivative),
-    # and dc gains dh o tanh'(c): the factors of dc and dh, for every step at once
-    sigmoid_grad = _sigmoid_grad(gates[:, : 3 * units])
-    factors = np.empty((len(da), 4, units, dh.shape[1]), da.dtype)
-    np.multiply(sigmoid_grad[:, :units], g, out=factors[:, 0])
-    np.multiply(sigmoid_grad[:, units : 2 * units], c_prev, out=factors[:, 1])
-    np.multiply(_tanh_grad(g), i, out=factors[:, 2])
-    np.multiply(sigmoid_grad[:, 2 * units :], tanh_c, out=factors[:, 3])
-    dc_from_dh = _tanh_grad(tanh_c)
-    np.multiply(dc_from_dh, o, out=dc_from_dh)
-    dc, tmp = np.zeros_like(dh), np.empty_like(dh)
+    # and dc gains dh o tanh'(c): the factors of dc and dh, for every step at once, from
+    # sigmoid' = y (1 - y) and tanh' = 1 - y^2, with products the forward has made reused. The
+    # factors are written where their da goes, which the loop then scales in place.
+    factors = da[:, cols].reshape(len(da), 4, units, -1)
+    by_i, by_f, by_g, by_o = (factors[:, k] for k in range(4))
+    np.multiply(i, g, out=by_i)
+    np.multiply(by_i, g, out=by_g)
+    np.subtract(i, by_g, out=by_g)  # i (1 - g^2)
+    np.subtract(1, i, out=by_f)
+    np.multiply(by_i, by_f, out=by_i)  # i (1 - i) g
+    np.subtract(1, f, out=by_f)
+    np.multiply(by_f, f, out=by_f)
+    np.multiply(by_f, c_prev, out=by_f)  # f (1 - f) c_prev
+    np.multiply(h_out, o, out=by_o)
+    np.subtract(h_out, by_o, out=by_o)  # o (1 - o) tanh(c) = h - h o
+    dc_from_dh = np.multiply(h_out, tanh_c)
+    np.subtract(o, dc_from_dh, out=dc_from_dh)  # o (1 - tanh(c)^2) = o - h tanh(c)
+    dc, tmp, first = np.zeros_like(dh), np.empty_like(dh), _first_read(steps, zero_start)
     for t in reversed(steps):
         if dy is not None:
             np.add(dh, dy[t, h], out=dh)
         np.multiply(dh, dc_from_dh[t], out=tmp)
         np.add(dc, tmp, out=dc)
-        blocks = da[t, cols].reshape(4, units, -1)
-        np.multiply(dc, factors[t, :3], out=blocks[:3])
-        np.multiply(dh, factors[t, 3], out=blocks[3])
+        np.multiply(dc, factors[t, :3], out=factors[t, :3])
+        np.multiply(dh, by_o[t], out=by_o[t])
+        if t == first:
+            break
         np.multiply(dc, f[t], out=dc)
         np.matmul(u_t, da[t, cols], out=dh)
     return None, dc
 
 
-def _gru_backward(layer, u_t, d, units, dh, dy, da):
+def _gru_backward(layer, u_t, d, units, dh, dy, da, zero_start):
     steps, back = _reading(d, len(da))
     h, cols = slice(d * units, (d + 1) * units), slice(3 * d * units, 3 * (d + 1) * units)
     r, z, n = (layer.gates[:, cols][:, k * units : (k + 1) * units] for k in range(3))
@@ -279,7 +327,7 @@ def _gru_backward(layer, u_t, d, units, dh, dy, da):
     # U h's pre-activations get [dr, dz, dn r], the input's [dr, dz, dn]
     duh = np.empty((len(da), 3 * units, dh.shape[1]), da.dtype)
     dn_all = da[:, cols][:, 2 * units :]
-    tmp = np.empty_like(dh)
+    tmp, first = np.empty_like(dh), _first_read(steps, zero_start)
     for t in reversed(steps):
         if dy is not None:
             np.add(dh, dy[t, h], out=dh)
@@ -288,11 +336,38 @@ def _gru_backward(layer, u_t, d, units, dh, dy, da):
         np.multiply(dn, dr_from_dn[t], out=duh[t, :units])
         np.multiply(dh, dz_from_dh[t], out=duh[t, units : 2 * units])
         np.multiply(dn, r[t], out=duh[t, 2 * units :])
+        if t == first:
+            break
         np.matmul(u_t, duh[t], out=tmp)
         np.multiply(dh, z[t], out=dh)
         np.add(dh, tmp, out=dh)
     da[:, cols][:, : 2 * units] = duh[:, : 2 * units]
     return duh, None
+
+
+def _parameter_grads(layer, da, duh, units):
+    """dW, dU and db of one layer, each summed over every step by a GEMM over T * N. da: (T,
+    dirs * rows, N); duh: per direction, the gradient on U h's pre-activations, None where it
+    is da's own (rnn, lstm): then one GEMM gives [dU | dW | db] = da [h_prev; seq]^T (seq's
+    last row is ones), else (gru) one gives dU and one [dW | db]."""
+    steps, n_in = layer.seq.shape[:2]
+    dirs = len(duh)
+    rows = da.shape[1] // dirs
+    da2 = _time_last(da)  # (dirs * rows, T * N)
+    grads = np.empty((dirs, rows, units + n_in), da.dtype)
+    for d in range(dirs):
+        back = _reading(d, steps)[1]
+        h_prev = layer.s[back : back + steps, d * units : (d + 1) * units]
+        da_d = da2[d * rows : (d + 1) * rows]
+        if duh[d] is None:
+            operand = np.empty((units + n_in, steps, da.shape[2]), da.dtype)
+            operand[:units] = h_prev.transpose(1, 0, 2)
+            operand[units:] = layer.seq.transpose(1, 0, 2)
+            np.matmul(da_d, operand.reshape(units + n_in, -1).T, out=grads[d])
+        else:
+            np.matmul(_time_last(duh[d]), _time_last(h_prev).T, out=grads[d, :, :units])
+            np.matmul(da_d, _time_last(layer.seq).T, out=grads[d, :, units:])
+    return grads[..., units:-1], grads[..., :units], grads[..., -1]
 
 
 def _sigmoid_grad(y):
@@ -338,23 +413,13 @@ def _backward(name, ctx, dy, cache, units, return_sequences, bidirectional):
             h = slice(d * units, (d + 1) * units)
             dh = np.zeros((units, batch), dy.dtype) if dlast is None else np.array(dlast[h], order="C")
             u_t = np.ascontiguousarray(w_hh[d].T)
-            duh_d, dc = _BACKWARD[name](at, u_t, d, units, dh, dseq, da)
+            duh_d, dc = _BACKWARD[name](at, u_t, d, units, dh, dseq, da, n_states == 0)
             duh.append(duh_d)
             for k, grad in enumerate((dh, dc)[:n_states]):
                 dstates[k][:, layer * dirs + d] = grad.T
         if any(ctx.wants(index + k) for k in range(3)):
-            da2 = _time_last(da)  # (dirs * rows, T * N): each parameter gradient is one GEMM
-        if ctx.wants(index):
-            grads[index] = np.matmul(da2.reshape(dirs, rows, -1), _time_last(at.seq).T)
-        if ctx.wants(index + 1):
-            grads[index + 1] = np.empty_like(w_hh)
-            for d in range(dirs):
-                back = _reading(d, steps)[1]
-                h_prev = _time_last(at.s[back : back + steps, d * units : (d + 1) * units])
-                source = da2[d * rows : (d + 1) * rows] if duh[d] is None else _time_last(duh[d])
-                np.matmul(source, h_prev.T, out=grads[index + 1][d])
-        if ctx.wants(index + 2):
-            grads[index + 2] = da2.sum(axis=1).reshape(dirs, rows)
+            for k, grad in enumerate(_parameter_grads(at, da, duh, units)):
+                grads[index + k] = grad if ctx.wants(index + k) else None
         if layer > lowest or ctx.wants(0):  # the gradient on the layer's input sequence
             dseq = np.matmul(w_ih.reshape(dirs * rows, -1).T, da)
         dlast = None
