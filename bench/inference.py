@@ -16,7 +16,8 @@ TARGET = 0.5  # onnxruntime's time over torch's at batch 1: at least twice as fa
 AGREE = 1e-4  # the outputs' max abs difference over their max abs value
 
 
-def inference(torch, args) -> Section:
+def inference(torch, args, ceiling: float) -> Section:
+    from nnc.compiler.summary import summarize
     from nnc.runtime.predict import Predictor
 
     import nnc
@@ -25,7 +26,7 @@ def inference(torch, args) -> Section:
     section = Section(
         "Inference: onnxruntime (nnc predict) against PyTorch eager",
         ["workload", "batch", "onnxruntime ms", "torch ms", "onnxruntime / torch", "target",
-         "onnxruntime samples/s", "torch samples/s"],
+         "onnxruntime samples/s", "torch samples/s", "FLOPs at the ceiling, ms"],
     )  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
         for workload in TRAINING:
@@ -36,6 +37,7 @@ def inference(torch, args) -> Section:
             path = model.export(Path(tmp) / f"{workload.name}.onnx")
             predictor = Predictor(str(path), threads=args.threads)
             net = workload.net(torch, model.plan.params.to_dict()).eval()
+            flops = summarize(model.program)["flops_per_sample"]
             for batch in BATCHES:
                 difference, seconds = _compare(torch, workload, predictor, net, batch, args.rounds)
                 if difference > AGREE:
@@ -55,11 +57,13 @@ def inference(torch, args) -> Section:
                 section.row(
                     workload.name, batch, f"{seconds['onnx'] * 1e3:.3f}", f"{seconds['torch'] * 1e3:.3f}",
                     f"{ratio:.2f}{verdict}", target, f"{batch / seconds['onnx']:.0f}",
-                    f"{batch / seconds['torch']:.0f}",
+                    f"{batch / seconds['torch']:.0f}", f"{flops * batch / ceiling * 1e3:.3f}",
                 )  # fmt: skip
     section.note(
         "The models of the training table, exported from their initial weights; torch in eval mode "
-        f"under inference_mode. Outputs agree to {AGREE:g} relative before timing. Target at one thread."
+        f"under inference_mode. Outputs agree to {AGREE:g} relative before timing. Target at one thread. "
+        "The last column is the model's forward FLOPs (`nnc check`'s count) at the measured matmul "
+        "ceiling: no runtime computing in float32 on these cores is faster."
     )
     return section
 

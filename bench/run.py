@@ -74,7 +74,7 @@ def main() -> int:
     wanted = args.sections or SECTIONS
     runs = {
         "training": lambda: training_steps(torch, args, ceiling),
-        "inference": lambda: inference(torch, args),
+        "inference": lambda: inference(torch, args, ceiling),
         "scaling": lambda: scaling(torch, args),
         "end-to-end": lambda: train_digits(runs=3),
         "startup": lambda: startup(runs=7),
