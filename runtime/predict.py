@@ -86,9 +86,10 @@ class Predictor:
                     f"input `{name}` must be {field.type}. Received: shape {list(value.shape)}",
                     help=f"inputs: {self._signature()}",
                 )
-            if value.dtype.kind not in "biuf" or (dtype == np.int64 and value.dtype.kind == "f"):
-                raise RunError("E542", f"input `{name}` must be {field.dtype}. Received: {value.dtype}")
-            value = value.astype(dtype, copy=False)
+            if value.dtype != dtype:
+                if value.dtype.kind not in "biuf" or (dtype == np.int64 and value.dtype.kind == "f"):
+                    raise RunError("E542", f"input `{name}` must be {field.dtype}. Received: {value.dtype}")
+                value = value.astype(dtype)
             if name in self.standardize:
                 mean, std = self.standardize[name]
                 value = ((value - mean) / std).astype(np.float32)
