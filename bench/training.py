@@ -62,8 +62,11 @@ class Pair:
         return gradient_difference(self.model, feeds64, workload.grads(net))
 
     def nnc_step(self) -> None:
-        params = self.model.plan.params
         self.model.plan.gradients(self.feeds, self.rng)
+        self.optimizer_step()
+
+    def optimizer_step(self) -> None:
+        params = self.model.plan.params
         self.optimizer.step(params.flat, params.grad, self.workload.lr)
 
     def torch_step(self) -> None:
@@ -126,6 +129,18 @@ def training_steps(torch, args, ceiling: float) -> Section:
             if judged and fraction < 0.75:
                 section.fail(f"{workload.name}: {fraction:.0%} of the matmul ceiling (< 75%)")
             section.note(line + (" PASS" if judged and fraction >= 0.75 else " FAIL" if judged else ""))
+            # Where the rest of the step goes: the optimizer's elementwise passes over every
+            # parameter, which no matmul speed shortens.
+            parts = alternate(
+                {"gradients": lambda pair=pair: pair.model.plan.gradients(pair.feeds, pair.rng),
+                 "optimizer": pair.optimizer_step},
+                args.rounds, args.steps,
+            )  # fmt: skip
+            section.note(
+                f"Of the {workload.name} step: forward and backward {parts['gradients'] * 1e3:.2f} ms "
+                f"({flops / parts['gradients'] / ceiling:.0%} of the ceiling on their own), the "
+                f"optimizer update {parts['optimizer'] * 1e3:.2f} ms."
+            )
     section.note(
         f"Median of {args.rounds} alternating rounds of {args.steps} steps, {args.threads} thread(s). "
         "Gradients: one float64 step from the same weights, worst parameter's max abs difference "
