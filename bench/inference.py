@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 from report import Section
 from side_by_side import alternate
-from workloads import TRAINING
+from workloads import chosen
 
 BATCHES = (1, 256)
 TARGET = 0.5  # onnxruntime's time over torch's at batch 1: at least twice as fast
@@ -29,9 +29,7 @@ def inference(torch, args, ceiling: float) -> Section:
          "onnxruntime samples/s", "torch samples/s", "FLOPs at the ceiling, ms"],
     )  # fmt: skip
     with tempfile.TemporaryDirectory() as tmp:
-        for workload in TRAINING:
-            if args.only and workload.name.lower() not in args.only:
-                continue
+        for workload in chosen(args.workloads):
             model = nnc.load(workload.spec)
             model.plan.params.initialize(np.random.default_rng(0))
             path = model.export(Path(tmp) / f"{workload.name}.onnx")

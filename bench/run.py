@@ -49,7 +49,6 @@ def main() -> int:
     parser.add_argument("--sections", type=_names(SECTIONS), default=(), help=", ".join(SECTIONS))
     parser.add_argument("--results", type=Path, help=f"where to write the tables (default {RESULTS})")
     args = parser.parse_args()
-    args.only = args.workloads
     pin_threads(args.threads)  # before numpy loads
     try:
         import torch

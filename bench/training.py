@@ -9,7 +9,7 @@ import time
 import numpy as np
 from report import Section
 from side_by_side import TOLERANCE, alternate, gradient_difference
-from workloads import TRAINING, mlp
+from workloads import chosen, mlp
 
 CEILING_SIZE = 1024  # the square float32 matmul whose speed is the ceiling
 
@@ -95,9 +95,7 @@ def training_steps(torch, args, ceiling: float) -> Section:
             "torch samples/s",
         ],
     )
-    for workload in TRAINING:
-        if args.only and workload.name.lower() not in args.only:
-            continue
+    for workload in chosen(args.workloads):
         pair = Pair(torch, workload)
         difference = pair.gradient_difference()
         if difference > TOLERANCE:

@@ -5,6 +5,7 @@ gradients back in nnc's layouts, for the float64 check that runs before any timi
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -17,7 +18,7 @@ def _copy(torch, module_param, value) -> None:
 
 
 @dataclass(frozen=True)
-class Workload:
+class Workload(ABC):
     name: str
     spec: str
     batch: int
@@ -26,18 +27,18 @@ class Workload:
     inputs: ClassVar[tuple[str, ...]] = ()  # the model inputs torch's forward takes, in order
     target_name: ClassVar[str] = "label"
 
+    @abstractmethod
     def feeds(self, rng: np.random.Generator) -> dict[str, np.ndarray]:
         """A float32 training batch in nnc's input and target names."""
-        raise NotImplementedError
 
+    @abstractmethod
     def net(self, torch, weights: dict):
         """The torch module, holding `weights` (nnc's initialization); forward takes the inputs
         in the order of `inputs`."""
-        raise NotImplementedError
 
+    @abstractmethod
     def grads(self, net) -> dict:
         """torch's parameter gradients after backward, keyed and laid out as nnc's."""
-        raise NotImplementedError
 
     def loss(self, torch, output, target):
         return torch.nn.functional.cross_entropy(output, target)
@@ -357,3 +358,8 @@ train { batch_size = 32; seed = 0 }
 )
 
 TRAINING = (mlp(), CNN_WORKLOAD, LSTM_WORKLOAD, TRANSFORMER_WORKLOAD)
+
+
+def chosen(names: tuple[str, ...]) -> tuple[Workload, ...]:
+    """The workloads named (lower case, as --workloads takes them), every one when none is."""
+    return tuple(w for w in TRAINING if not names or w.name.lower() in names)
