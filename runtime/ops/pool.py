@@ -106,10 +106,7 @@ def max_backward(ctx, dy, cache, *, size, stride, padding):
             dxpad[(slice(None),) * axis + (slice(m * k, n),)] = 0
     else:
         dxpad = np.zeros_like(winner, dy.dtype, shape=padded)
-    in_layout = np.empty_like(winner, dy.dtype)
-    if in_layout.strides != dy.strides:
-        in_layout[...] = dy
-        dy = in_layout
+    dy = windows.in_layout_of(dy, winner)
     overlapping = _overlapping(size, stride)
     routed = np.empty_like(dy) if overlapping else None
     won = np.empty_like(winner, bool)

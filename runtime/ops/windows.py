@@ -3,7 +3,11 @@
 conv1d/conv2d gather every window of their input into one matrix (gather: im2col in a
 spatial-major layout, see ops/conv.py) and add dx back tap by tap (tap_region). conv2d_transpose
 uses the channels-first pair: windows, a strided (C, *kernel, N, *out) view whose copy is its
-im2col, and col2im, its adjoint. pad keeps its input's memory layout, crop is a view."""
+im2col, and col2im, its adjoint. pad keeps its input's memory layout, crop is a view.
+
+The ops after a convolution keep its spatial-major layout; in_layout_of copies a gradient that
+arrives in another (a flatten's C-ordered one) into theirs before use, because one NumPy pass
+over two layouts is about five times slower than that copy plus a pass within one."""
 
 from __future__ import annotations
 
@@ -19,6 +23,15 @@ def pad(x: np.ndarray, pads, fill: float = 0) -> np.ndarray:
     xpad = np.full_like(x, fill, shape=padded_shape(x.shape, pads))
     xpad[(..., *(slice(begin, begin + n) for n, (begin, _) in zip(x.shape[2:], pads, strict=True)))] = x
     return xpad
+
+
+def in_layout_of(a: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """`a` itself when it is laid out in memory as `like` (same shape), else a copy that is."""
+    out = np.empty_like(like, a.dtype)
+    if out.strides == a.strides:
+        return a
+    out[...] = a
+    return out
 
 
 def padded_shape(x_shape, pads) -> tuple[int, ...]:
