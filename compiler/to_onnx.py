@@ -67,7 +67,7 @@ def to_onnx(
     lets the export gate compare every layer when outputs diverge."""
     from onnx import helper
 
-    from nnc import __version__
+    from nnc.runtime.version import nnc_version
 
     check_opset(opset)
     graph = program.graph
@@ -105,7 +105,7 @@ def to_onnx(
         onnx_graph,
         opset_imports=[helper.make_opsetid("", opset)],
         producer_name="nnc",
-        producer_version=__version__,
+        producer_version=nnc_version(),
         model_version=1,
         doc_string=f"{graph.name}, exported by nnc from {program.path}",
     )

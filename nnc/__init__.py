@@ -1,11 +1,18 @@
 """nnc: describe a neural network in a few readable lines, check it, train it, ship it as ONNX.
 
 The package is one namespace: `nnc.grammar` (the .nn grammar), `nnc.compiler` (text -> AST ->
-IR, diagnostics, the CLI) and `nnc.runtime` (ops and everything that executes them). The
-Python API is `nnc.load(spec)`, which returns an `nnc.model.Model`; it is imported on first
+IR, diagnostics), `nnc.runtime` (ops and everything that executes them) and `nnc.cli` (the
+command line, a layer above the Python API). The Python API is `nnc.load(spec)`, which returns an `nnc.model.Model`; it is imported on first
 use so that `import nnc` (and `nnc --help`) stays instant."""
 
-__version__ = "0.1.0"
+
+def __getattr__(name: str):
+    # The version comes from the package metadata (pyproject.toml), read only when asked for.
+    if name == "__version__":
+        from nnc.runtime.version import nnc_version
+
+        return nnc_version()
+    raise AttributeError(f"module 'nnc' has no attribute {name!r}")
 
 
 def load(spec, overrides=()):

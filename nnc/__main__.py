@@ -1,3 +1,3 @@
-from nnc.compiler.cli import main
+from nnc.cli import main
 
 main()

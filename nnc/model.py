@@ -291,7 +291,7 @@ class Model:
         return info
 
     def _summary(self, program, state, fingerprint: str, seconds: float, run: RunDir) -> dict:
-        from nnc import __version__
+        from nnc.runtime.version import nnc_version
 
         t = program.train
         return {
@@ -308,7 +308,7 @@ class Model:
             "seconds": round(seconds, 3),
             "parameters": self.plan.params.count,
             "data_fingerprint": fingerprint,
-            "versions": {"nnc": __version__, "numpy": np.__version__, "python": platform.python_version()},
+            "versions": {"nnc": nnc_version(), "numpy": np.__version__, "python": platform.python_version()},
         }
 
     # ---- using a trained model ----------------------------------------------------------

@@ -6,7 +6,7 @@ import sys
 
 from click.testing import CliRunner
 from conftest import ROOT
-from nnc.compiler.cli import EXIT_SPEC_ERROR, main
+from nnc.cli import EXIT_SPEC_ERROR, main
 
 MLP = str(ROOT / "specs" / "mlp_digits.nn")
 
@@ -101,7 +101,7 @@ def test_missing_or_binary_spec_is_a_diagnostic_not_a_traceback(tmp_path):
 
 def test_help_imports_no_numpy_lark_or_onnx():
     code = (
-        "import sys; from nnc.compiler.cli import main\n"
+        "import sys; from nnc.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
         "heavy = {'numpy', 'lark', 'onnx', 'onnxruntime'} & set(sys.modules)\n"
         "print('HEAVY', sorted(heavy))"
@@ -112,7 +112,7 @@ def test_help_imports_no_numpy_lark_or_onnx():
 
 def test_check_imports_no_onnx():
     code = (
-        "import sys; from nnc.compiler.cli import main\n"
+        "import sys; from nnc.cli import main\n"
         f"try:\n    main(['check', {MLP!r}])\nexcept SystemExit:\n    pass\n"
         "print('ONNX', sorted({'onnx', 'onnxruntime'} & set(sys.modules)))"
     )

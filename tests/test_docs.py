@@ -8,7 +8,7 @@ import shlex
 import pytest
 from click.testing import CliRunner
 from conftest import ROOT
-from nnc.compiler.cli import EXIT_SPEC_ERROR, main
+from nnc.cli import EXIT_SPEC_ERROR, main
 
 DOC = (ROOT / "docs" / "language.md").read_text()
 BLOCKS = re.findall(r"```(\w+)\n(.*?)```", DOC, re.S)

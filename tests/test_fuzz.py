@@ -22,7 +22,7 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
-from nnc.compiler.cli import main
+from nnc.cli import main
 from nnc.compiler.diagnostics import ERROR, WARNING, CompileError, Diagnostic, render_text, to_dict
 from nnc.compiler.ir import format_program
 from nnc.compiler.pipeline import compile_source
