@@ -1,5 +1,5 @@
 """Inference: each reference model exported to ONNX and run through `nnc predict`'s path
-(runtime/predict.py's Predictor on onnxruntime's CPU provider) against PyTorch eager."""
+(runtime/onnx/predict.py's Predictor on onnxruntime's CPU provider) against PyTorch eager."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ AGREE = 1e-4  # the outputs' max abs difference over their max abs value
 
 def inference(torch, args, ceiling: float) -> Section:
     from nnc.compiler.summary import summarize
-    from nnc.runtime.predict import Predictor
+    from nnc.runtime.onnx.predict import Predictor
 
     import nnc
 

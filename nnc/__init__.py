@@ -25,7 +25,7 @@ def load(spec, overrides=()):
 
 def predict(model_path, x, provider="cpu", batch_size=1024):
     """Run an exported .onnx model through onnxruntime: an array (or a dict by input name) in,
-    an array (or a dict by output name) out. See nnc.runtime.predict."""
-    from nnc.runtime.predict import predict as _predict
+    an array (or a dict by output name) out. See nnc.runtime.onnx.predict."""
+    from nnc.runtime.onnx.predict import predict as _predict
 
     return _predict(model_path, x, provider=provider, batch_size=batch_size)

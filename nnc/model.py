@@ -350,12 +350,12 @@ class Model:
         verify: bool = True,
     ) -> Path:
         """Writes the model as ONNX (inference mode, trained weights), after the export gate
-        (see compiler/verify_onnx.py) unless `verify` is False. `outputs` exports a sub-graph;
+        (see runtime/onnx/gate.py) unless `verify` is False. `outputs` exports a sub-graph;
         `include_preprocessing` folds the standardization in, so raw features go in."""
-        from nnc.compiler.to_onnx import metadata, resolve_outputs, to_onnx
-        from nnc.compiler.verify_onnx import verify as verify_model
+        from nnc.runtime.onnx.export import metadata, resolve_outputs, to_onnx
+        from nnc.runtime.onnx.gate import verify as verify_model
         from nnc.runtime.files import write_atomic
-        from nnc.runtime.onnx_graph import DEFAULT_OPSET
+        from nnc.runtime.onnx.graph import DEFAULT_OPSET
 
         s = self.standardizer
         stats = {name: (s.mean[name], s.std[name]) for name in s.mean} if s is not None else {}
@@ -446,7 +446,7 @@ class Model:
     @functools.cached_property
     def _predict_fields(self) -> list:
         """The inputs predict takes: a sequence model's at any length, as its export does."""
-        from nnc.compiler.any_length import symbolic_shapes
+        from nnc.runtime.onnx.any_length import symbolic_shapes
         from nnc.runtime.ops.base import Length
 
         shapes = symbolic_shapes(self.program)

@@ -10,8 +10,8 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
-from nnc.compiler.to_onnx import IR_VERSION
-from nnc.runtime.onnx_graph import OnnxGraph
+from nnc.runtime.onnx.export import IR_VERSION
+from nnc.runtime.onnx.graph import OnnxGraph
 from nnc.runtime.ops import OPS
 from nnc.runtime.ops.base import Context, ShapeError
 from onnx import TensorProto, helper

@@ -13,9 +13,9 @@ import onnx
 import onnxruntime as ort
 import pytest
 from conftest import as_float32, n_data_inputs
-from nnc.compiler.any_length import declared
-from nnc.compiler.to_onnx import IR_VERSION
-from nnc.runtime.onnx_graph import MAX_OPSET, MIN_OPSET, OnnxGraph
+from nnc.runtime.onnx.any_length import declared
+from nnc.runtime.onnx.export import IR_VERSION
+from nnc.runtime.onnx.graph import MAX_OPSET, MIN_OPSET, OnnxGraph
 from nnc.runtime.ops import OPS
 from nnc.runtime.ops.base import Context, Length, ShapeError
 from onnx import TensorProto, helper

@@ -1,5 +1,5 @@
 """Sequence models take any length: the exporter finds the inputs whose time axis every shape
-rule carries through (compiler/any_length.py), declares it dynamic, and the gate checks the
+rule carries through (runtime/onnx/any_length.py), declares it dynamic, and the gate checks the
 exported model at lengths other than the training one. The NumPy runtime and `nnc predict`
 accept those lengths too; token ids outside an embedding's vocabulary are refused, located."""
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-from nnc.compiler.any_length import declared, symbolic_shapes
+from nnc.runtime.onnx.any_length import declared, symbolic_shapes
 from nnc.runtime.errors import RunError
 from test_export import nnc_cli
 

@@ -372,7 +372,7 @@ def predict(model_path, data, output, provider, list_providers, threads, batch_s
 
     Class labels and input standardization come from the model's metadata. An unavailable
     --provider is an error, never a silent fall-back to CPU."""
-    from nnc.runtime.predict import Predictor, available_providers
+    from nnc.runtime.onnx.predict import Predictor, available_providers
 
     if list_providers:
         click.echo("\n".join(available_providers()))
@@ -418,7 +418,7 @@ def _write_predictions(predictor, outputs: dict, path: str | None) -> None:
 
     import numpy as np
     from nnc.runtime.files import write_atomic, write_npz, write_text
-    from nnc.runtime.predict import table
+    from nnc.runtime.onnx.predict import table
 
     if path is not None and path.lower().endswith(".npy"):
         if len(outputs) != 1:

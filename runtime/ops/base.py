@@ -17,7 +17,7 @@ the parameters following the data inputs in the order `params` lists them.
 - A loss is forward(ctx, prediction, target, **attrs) -> (scalar loss, cache) and
   backward(ctx, dloss, cache, **attrs) -> (dprediction,): the target gets no gradient.
 - to_onnx(g, *input_names, **attrs) -> output name: the op in inference mode as ONNX nodes,
-  added through `g` (runtime/onnx_graph.py); parameters arrive as initializer names.
+  added through `g` (runtime/onnx/graph.py); parameters arrive as initializer names.
 Kernels keep the dtype they are given (float32 in training, float64 in the gradient checks):
 constants are made with `x.dtype`, never as Python floats that would promote an array."""
 

@@ -1,7 +1,7 @@
 """IR + trained weights -> an ONNX model, in inference mode. Each node is lowered by its op's
 `to_onnx`; parameters become initializers named `<layer>.<param>`; the graph's inputs and
 outputs keep the spec's names, with a dynamic batch dimension, and a dynamic time axis where
-the model takes sequences of any length (compiler/any_length.py). Nodes carry the spec layer in
+the model takes sequences of any length (runtime/onnx/any_length.py). Nodes carry the spec layer in
 their names and, as doc strings, the layer's location in the spec.
 
 Everything `nnc predict` needs travels in `metadata_props`: the spec hash, class labels, the
@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from nnc.compiler.any_length import declared, symbolic_shapes
+from nnc.runtime.onnx.any_length import declared, symbolic_shapes
 from nnc.runtime.errors import RunError
-from nnc.runtime.onnx_graph import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, OnnxGraph
+from nnc.runtime.onnx.graph import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, OnnxGraph
 from nnc.runtime.ops import OPS
 
 IR_VERSION = 10  # onnx 1.23 stamps 14 by default, which onnxruntime 1.31 refuses (max 13)

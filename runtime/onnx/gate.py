@@ -8,7 +8,7 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from nnc.compiler.any_length import declared, symbolic_shapes
+from nnc.runtime.onnx.any_length import declared, symbolic_shapes
 from nnc.runtime.errors import RunError
 from nnc.runtime.ops.base import Length
 
