@@ -2,8 +2,9 @@
 
 The package is one namespace: `nnc.grammar` (the .nn grammar), `nnc.compiler` (text -> AST ->
 IR, diagnostics), `nnc.runtime` (ops and everything that executes them) and `nnc.cli` (the
-command line, a layer above the Python API). The Python API is `nnc.load(spec)`, which returns an `nnc.model.Model`; it is imported on first
-use so that `import nnc` (and `nnc --help`) stays instant."""
+command line, a layer above the Python API). The Python API is `nnc.load(spec)`, which
+returns an `nnc.model.Model`; it is imported on first use so that `import nnc` (and
+`nnc --help`) stays instant."""
 
 
 def __getattr__(name: str):

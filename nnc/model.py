@@ -352,49 +352,40 @@ class Model:
         """Writes the model as ONNX (inference mode, trained weights), after the export gate
         (see runtime/onnx/gate.py) unless `verify` is False. `outputs` exports a sub-graph;
         `include_preprocessing` folds the standardization in, so raw features go in."""
-        from nnc.runtime.onnx.export import metadata, resolve_outputs, to_onnx
-        from nnc.runtime.onnx.gate import verify as verify_model
-        from nnc.runtime.files import write_atomic
-        from nnc.runtime.onnx.graph import DEFAULT_OPSET
+        from nnc.runtime.onnx.export import export_file
+        from nnc.runtime.onnx.metadata import Metadata, OutputKind
 
         s = self.standardizer
         stats = {name: (s.mean[name], s.std[name]) for name in s.mean} if s is not None else {}
-        folded = stats if include_preprocessing else None
-        meta = metadata(
+        inputs = {i.name for i in self.program.graph.inputs}
+        meta = Metadata(
             spec_hash=_hash(self.ir_text()),
             labels=self.labels,
-            standardize={k: {"mean": m.tolist(), "std": d.tolist()} for k, (m, d) in stats.items()},
-            summary=self.summary,
-            folded=include_preprocessing,
-            outputs=self._output_kinds(),
+            outputs={
+                term.prediction: OutputKind(
+                    CLASSIFICATION_LOSSES.get(term.op.name, "regression"), term.target, term.logits
+                )
+                for term in self.plan.losses
+            },
             targets={
                 f.name: {"dtype": f.dtype, "shape": list(f.shape), "classes": f.classes}
                 for f in self.fields()
-                if f.name not in {i.name for i in self.program.graph.inputs}
+                if f.name not in inputs
             },
+            summary=self.summary,
+            # When folded into the graph, predict must not apply the statistics a second time.
+            standardize={} if include_preprocessing else stats,
         )
-        model, values = to_onnx(
+        return export_file(
+            path,
             self.program,
-            self.plan.params.to_dict(),
-            opset=opset or DEFAULT_OPSET,
+            self.plan,
+            meta,
+            opset=opset,
             outputs=outputs,
-            standardize=folded,
-            metadata=meta,
+            verify=verify,
+            standardize=stats if include_preprocessing else None,
         )
-        if verify:
-            output_values = resolve_outputs(self.program.graph, outputs)
-            verify_model(model, values, self.program, self.plan, output_values, standardize=folded)
-        path = Path(path)
-        write_atomic(path, lambda f: f.write(model.SerializeToString()))
-        return path
-
-    def _output_kinds(self) -> dict:
-        """For predict's CSV: which outputs are classifiers, of which target, as logits or not."""
-        kinds = {}
-        for term in self.plan.losses:
-            kind = CLASSIFICATION_LOSSES.get(term.op.name, "regression")
-            kinds[term.prediction] = {"kind": kind, "target": term.target, "logits": term.logits}
-        return kinds
 
     def evaluate(self, data=None) -> dict:
         """Loss and metrics on a data set (the spec's test file by default), plus a confusion

@@ -6,6 +6,7 @@ import sys
 
 from click.testing import CliRunner
 from conftest import ROOT
+
 from nnc.cli import EXIT_SPEC_ERROR, main
 
 MLP = str(ROOT / "specs" / "mlp_digits.nn")

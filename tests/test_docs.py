@@ -8,6 +8,7 @@ import shlex
 import pytest
 from click.testing import CliRunner
 from conftest import ROOT
+
 from nnc.cli import EXIT_SPEC_ERROR, main
 
 DOC = (ROOT / "docs" / "language.md").read_text()

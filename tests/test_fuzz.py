@@ -22,12 +22,13 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
-from nnc.cli import main
 from nnc.compiler.diagnostics import ERROR, WARNING, CompileError, Diagnostic, render_text, to_dict
 from nnc.compiler.ir import format_program
 from nnc.compiler.pipeline import compile_source
 from nnc.compiler.source import Source, Span
 from nnc.compiler.summary import format_summary, summarize
+
+from nnc.cli import main
 
 SPECS_DIR = Path(__file__).resolve().parent.parent / "specs"
 SPEC_PATHS = sorted(SPECS_DIR.glob("*.nn"))

@@ -8,8 +8,8 @@ from __future__ import annotations
 import numpy as np
 import onnx
 import pytest
-from nnc.runtime.onnx.any_length import declared, symbolic_shapes
 from nnc.runtime.errors import RunError
+from nnc.runtime.onnx.any_length import declared, symbolic_shapes
 from test_export import nnc_cli
 
 import nnc

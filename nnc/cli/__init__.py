@@ -404,10 +404,10 @@ def _read_inputs(predictor, path: str) -> dict:
         source = path
         present = names_in_file(Path(path)) or []
         # A labelled file (a test split) is fine: its target columns are read past.
-        for name, t in predictor.targets.items():
+        for name, t in predictor.metadata.targets.items():
             if name in present:
                 fields.append(datasets.Field(name, t["dtype"], tuple(t["shape"]), t["classes"]))
-    dataset = datasets.load(source, Path.cwd(), fields, labels=predictor.labels)
+    dataset = datasets.load(source, Path.cwd(), fields, labels=predictor.metadata.labels)
     return {f.name: dataset.arrays[f.name] for f in predictor.inputs}
 
 
@@ -417,6 +417,7 @@ def _write_predictions(predictor, outputs: dict, path: str | None) -> None:
     from pathlib import Path
 
     import numpy as np
+
     from nnc.runtime.files import write_atomic, write_npz, write_text
     from nnc.runtime.onnx.predict import table
 

@@ -4,17 +4,18 @@ outputs keep the spec's names, with a dynamic batch dimension, and a dynamic tim
 the model takes sequences of any length (runtime/onnx/any_length.py). Nodes carry the spec layer in
 their names and, as doc strings, the layer's location in the spec.
 
-Everything `nnc predict` needs travels in `metadata_props`: the spec hash, class labels, the
-input standardization and the training summary (JSON strings)."""
+Everything `nnc predict` needs travels in `metadata_props`, as runtime/onnx/metadata.py
+defines it."""
 
 from __future__ import annotations
 
-import json
+from pathlib import Path
 
 import numpy as np
-from nnc.runtime.onnx.any_length import declared, symbolic_shapes
 from nnc.runtime.errors import RunError
+from nnc.runtime.onnx.any_length import declared, symbolic_shapes
 from nnc.runtime.onnx.graph import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, OnnxGraph
+from nnc.runtime.onnx.metadata import Metadata
 from nnc.runtime.ops import OPS
 
 IR_VERSION = 10  # onnx 1.23 stamps 14 by default, which onnxruntime 1.31 refuses (max 13)
@@ -60,14 +61,13 @@ def to_onnx(
     opset: int = DEFAULT_OPSET,
     outputs: tuple[str, ...] = (),
     standardize: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
-    metadata: dict[str, str] | None = None,
+    metadata: Metadata | None = None,
 ):
     """(ModelProto, {IR value: ONNX value}). `standardize` maps input names to (mean, std)
     folded into the graph, so raw features go in (`--include-preprocessing`). The value map
     lets the export gate compare every layer when outputs diverge."""
-    from onnx import helper
-
     from nnc.runtime.version import nnc_version
+    from onnx import helper
 
     check_opset(opset)
     graph = program.graph
@@ -110,21 +110,38 @@ def to_onnx(
         doc_string=f"{graph.name}, exported by nnc from {program.path}",
     )
     model.ir_version = IR_VERSION
-    helper.set_model_props(model, metadata or {})
+    helper.set_model_props(model, (metadata or Metadata()).to_props())
     return model, values
 
 
-def metadata(
-    *, spec_hash: str, labels: dict, standardize: dict, summary: dict, folded: bool, outputs: dict, targets
-) -> dict:
-    """metadata_props as strings: what `nnc predict` reads back."""
-    return {
-        "nnc.spec_hash": spec_hash,
-        "nnc.labels": json.dumps(labels),
-        # When folded into the graph, predict must not apply the statistics a second time.
-        "nnc.standardize": json.dumps({} if folded else standardize),
-        # Targets a data file may hold besides the inputs: predict reads past them.
-        "nnc.targets": json.dumps(targets),
-        "nnc.outputs": json.dumps(outputs),  # output -> classifier kind, target, logits
-        "nnc.summary": json.dumps(summary),
-    }
+def export_file(
+    path: str | Path,
+    program,
+    plan,
+    metadata: Metadata,
+    *,
+    opset: int | None = None,
+    outputs: tuple[str, ...] = (),
+    verify: bool = True,
+    standardize: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> Path:
+    """Lowers `program` with `plan`'s weights, runs the export gate (runtime/onnx/gate.py)
+    unless `verify` is False, and only then writes the file, atomically: a model that fails
+    the gate leaves nothing behind."""
+    from nnc.runtime.files import write_atomic
+    from nnc.runtime.onnx.gate import verify as verify_model
+
+    model, values = to_onnx(
+        program,
+        plan.params.to_dict(),
+        opset=opset or DEFAULT_OPSET,
+        outputs=outputs,
+        standardize=standardize,
+        metadata=metadata,
+    )
+    if verify:
+        output_values = resolve_outputs(program.graph, outputs)
+        verify_model(model, values, program, plan, output_values, standardize=standardize)
+    path = Path(path)
+    write_atomic(path, lambda f: f.write(model.SerializeToString()))
+    return path

@@ -8,8 +8,8 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from nnc.runtime.onnx.any_length import declared, symbolic_shapes
 from nnc.runtime.errors import RunError
+from nnc.runtime.onnx.any_length import declared, symbolic_shapes
 from nnc.runtime.ops.base import Length
 
 BATCH_SIZES = (1, 7)

@@ -5,12 +5,12 @@ targets a data file may also hold."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 
 import numpy as np
 from nnc.runtime.dataset import Field
 from nnc.runtime.errors import RunError
+from nnc.runtime.onnx.metadata import Metadata, OutputKind
 
 PROVIDERS = {
     "cpu": "CPUExecutionProvider",
@@ -54,14 +54,7 @@ class Predictor:
             )
         except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
             raise RunError("E541", f"cannot load {path} as an ONNX model: {e}", path=str(path)) from None
-        meta = self.session.get_modelmeta().custom_metadata_map
-        self.labels: dict[str, list[str]] = json.loads(meta.get("nnc.labels", "{}"))
-        self.standardize = {
-            k: (np.asarray(v["mean"], np.float32), np.asarray(v["std"], np.float32))
-            for k, v in json.loads(meta.get("nnc.standardize", "{}")).items()
-        }
-        self.targets: dict = json.loads(meta.get("nnc.targets", "{}"))
-        self.kinds: dict = json.loads(meta.get("nnc.outputs", "{}"))
+        self.metadata = Metadata.from_props(self.session.get_modelmeta().custom_metadata_map, str(path))
         # A symbolic dimension (the time axis of a sequence model) becomes None: any length.
         self.inputs = [
             Field(i.name, _DTYPES[i.type], tuple(d if isinstance(d, int) else None for d in i.shape[1:]))
@@ -90,8 +83,8 @@ class Predictor:
                 if value.dtype.kind not in "biuf" or (dtype == np.int64 and value.dtype.kind == "f"):
                     raise RunError("E542", f"input `{name}` must be {field.dtype}. Received: {value.dtype}")
                 value = value.astype(dtype)
-            if name in self.standardize:
-                mean, std = self.standardize[name]
+            if name in self.metadata.standardize:
+                mean, std = self.metadata.standardize[name]
                 value = ((value - mean) / std).astype(np.float32)
             feeds[name] = value
         n = len(next(iter(feeds.values())))
@@ -131,19 +124,19 @@ def table(predictor: Predictor, outputs: Mapping[str, np.ndarray]) -> tuple[list
     single = len(outputs) == 1
     for name, y in outputs.items():
         prefix = "" if single else f"{name}_"
-        kind = predictor.kinds.get(name, {"kind": "regression"})
+        kind = predictor.metadata.outputs.get(name, OutputKind("regression", "", False))
         flat = y.reshape(len(y), -1)
-        if kind["kind"] == "regression":
+        if kind.kind == "regression":
             header += [f"{name}" if flat.shape[1] == 1 else f"{name}_{i}" for i in range(flat.shape[1])]
             columns += list(flat.T)
             continue
-        labels = predictor.labels.get(kind["target"])
-        if kind["kind"] == "binary":
-            p = 1 / (1 + np.exp(-flat[:, 0])) if kind["logits"] else flat[:, 0]
+        labels = predictor.metadata.labels.get(kind.target)
+        if kind.kind == "binary":
+            p = 1 / (1 + np.exp(-flat[:, 0])) if kind.logits else flat[:, 0]
             probs, index = np.stack([1 - p, p], 1), (p > 0.5).astype(np.int64)
         else:
             probs = flat
-            if kind["logits"]:
+            if kind.logits:
                 e = np.exp(flat - flat.max(axis=1, keepdims=True))
                 probs = e / e.sum(axis=1, keepdims=True)
             index = probs.argmax(axis=1)

@@ -1,0 +1,98 @@
+"""What an exported file carries besides its graph, in `metadata_props`: one definition of every
+`nnc.*` key, used by export to write and by predict to read, so that the two cannot drift.
+
+    nnc.spec_hash    sha256 (16 hex digits) of the resolved program the weights were trained with
+    nnc.labels       {target: [class name, ...]}: class i of a target is its i-th name
+    nnc.outputs      {output: {"kind": multiclass | binary | regression, "target": name,
+                     "logits": bool}}: how predict turns an output into classes
+    nnc.targets      {target: {"dtype", "shape", "classes"}}: the loss targets a data file may
+                     hold besides the inputs (predict reads past them)
+    nnc.summary      the training summary (summary.json of the run)
+    nnc.standardize  {input: {"mean": [...], "std": [...]}}: the input standardization, which
+                     files exported before it became part of the graph leave to predict
+
+Every value is a JSON string."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+from nnc.runtime.errors import RunError
+
+SPEC_HASH = "nnc.spec_hash"
+LABELS = "nnc.labels"
+OUTPUTS = "nnc.outputs"
+TARGETS = "nnc.targets"
+SUMMARY = "nnc.summary"
+STANDARDIZE = "nnc.standardize"
+
+
+@dataclass(frozen=True)
+class OutputKind:
+    """What a model output predicts, for predict's class and probability columns."""
+
+    kind: str  # multiclass, binary or regression
+    target: str  # the loss target it is trained against
+    logits: bool  # whether it holds logits rather than probabilities
+
+
+@dataclass(frozen=True)
+class Metadata:
+    spec_hash: str = ""
+    labels: dict[str, list[str]] = field(default_factory=dict)
+    outputs: dict[str, OutputKind] = field(default_factory=dict)
+    targets: dict[str, dict] = field(default_factory=dict)
+    summary: dict = field(default_factory=dict)
+    # (mean, std) per input, to apply before the graph: only in older files (see the docstring)
+    standardize: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    def to_props(self) -> dict[str, str]:
+        props = {
+            SPEC_HASH: self.spec_hash,
+            LABELS: json.dumps(self.labels),
+            OUTPUTS: json.dumps({k: vars(v) for k, v in self.outputs.items()}),
+            TARGETS: json.dumps(self.targets),
+            SUMMARY: json.dumps(self.summary),
+        }
+        if self.standardize:
+            props[STANDARDIZE] = json.dumps(
+                {k: {"mean": m.tolist(), "std": s.tolist()} for k, (m, s) in self.standardize.items()}
+            )
+        return props
+
+    @staticmethod
+    def from_props(props: Mapping[str, str], path: str) -> Metadata:
+        """The metadata of a file; keys it lacks take their defaults (a file from another
+        exporter predicts without class names). A value that is not what the key holds is
+        refused (E541)."""
+
+        def read(key: str, default: dict) -> dict:
+            try:
+                value = json.loads(props[key]) if key in props else default
+            except ValueError as e:
+                raise RunError(
+                    "E541", f"the file's metadata `{key}` is not valid JSON: {e}", path=path
+                ) from None
+            if not isinstance(value, dict):
+                raise RunError("E541", f"the file's metadata `{key}` is not a JSON object", path=path)
+            return value
+
+        try:
+            outputs = {k: OutputKind(**v) for k, v in read(OUTPUTS, {}).items()}
+            standardize = {
+                k: (np.asarray(v["mean"], np.float32), np.asarray(v["std"], np.float32))
+                for k, v in read(STANDARDIZE, {}).items()
+            }
+        except (TypeError, KeyError, ValueError, AttributeError) as e:
+            raise RunError("E541", f"the file's nnc metadata is malformed: {e}", path=path) from None
+        return Metadata(
+            props.get(SPEC_HASH, ""),
+            read(LABELS, {}),
+            outputs,
+            read(TARGETS, {}),
+            read(SUMMARY, {}),
+            standardize,
+        )
