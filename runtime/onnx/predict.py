@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 import numpy as np
-from nnc.runtime.dataset import Field
+from nnc.runtime.data.dataset import Field
 from nnc.runtime.errors import RunError
 from nnc.runtime.onnx.metadata import Metadata, OutputKind
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from nnc.runtime.dataset import DataError, Dataset, Field, first_true, shown_path
+from nnc.runtime.data.dataset import DataError, Dataset, Field, first_true, shown_path
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 

@@ -42,10 +42,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from nnc.runtime.dataset import DataError, Dataset, Field, first_true, shown_path
-from nnc.runtime.read_csv import read_csv
+from nnc.runtime.data.csv_file import read_csv
+from nnc.runtime.data.dataset import DataError, Dataset, Field, first_true, shown_path
 
-# Field, DataError and Dataset live in dataset.py, shared with read_csv.py; they are part of
+# Field, DataError and Dataset live in dataset.py, shared with csv_file.py; they are part of
 # this module's API.
 __all__ = ["DataError", "Dataset", "Field", "Standardizer", "fingerprint", "from_arrays", "load", "split"]
 
