@@ -3,17 +3,14 @@ with the activation before them, and which settings need validation data."""
 
 from __future__ import annotations
 
-import math
-from pathlib import Path
-
 from nnc.compiler import ast
 from nnc.compiler.bind import BindFailed, bind_arguments, bind_call, check_value
 from nnc.compiler.build_ir import Anything
-from nnc.compiler.data_names import names_in_file
 from nnc.compiler.diagnostics import Diagnostics, did_you_mean
 from nnc.compiler.ir import DataConfig, EarlyStopping, Graph, LossTerm, TensorType, TrainConfig
 from nnc.compiler.resolve import Resolved
 from nnc.compiler.source import Span
+from nnc.runtime import data
 from nnc.runtime.metrics import CLASSIFICATION_METRICS, METRICS
 from nnc.runtime.ops import OPS
 from nnc.runtime.ops.base import ShapeError
@@ -53,7 +50,6 @@ DATA = Signature(
     ),
 )
 _FUSIONS = {"cross_entropy": ("softmax", "log_softmax"), "binary_cross_entropy": ("sigmoid",)}
-_DATA_SUFFIXES = (".csv", ".npz", ".npy")
 
 
 def _section_args(section: ast.Section | None, diags: Diagnostics, calls: dict[str, Signature]):
@@ -275,7 +271,7 @@ class _ConfigBuilder:
             return None
         return name
 
-    def data(self, targets: list[str]) -> DataConfig:
+    def data(self, losses: tuple[LossTerm, ...]) -> DataConfig:
         kwargs, _ = _section_args(self.resolved.data, self.diags, {})
         section = self.resolved.data
         span = section.span if section else None
@@ -284,10 +280,11 @@ class _ConfigBuilder:
         except BindFailed:
             return DataConfig(root=str(self.resolved.root))
         spans = {kw.name.text: kw.value.span for kw in kwargs}
+        fields = data.fields_of(self.graph, losses)
         sources = {}
         for split in ("train", "validation", "test"):
             if bound[split] is not None:
-                sources[split] = self.data_source(bound[split], spans[split], targets)
+                sources[split] = self.data_source(bound[split], spans[split], fields)
         standardize = bound["standardize"]
         float_inputs = tuple(i.name for i in self.graph.inputs if i.type.dtype == "float32")
         if standardize is True:
@@ -307,10 +304,13 @@ class _ConfigBuilder:
                     )
         return DataConfig(str(self.resolved.root), standardize=names, **sources)
 
-    def data_source(self, value, span: Span, targets: list[str]):
+    def data_source(self, value, span: Span, fields: list):
+        """A spec's data source, with what its existing files show checked by the data
+        readers themselves (runtime/data): `nnc check` and `nnc train` cannot disagree."""
+        paths = value.values() if isinstance(value, dict) else [value]
         if isinstance(value, dict):
-            for key, path in value.items():
-                known = [i.name for i in self.graph.inputs] + targets
+            known = [f.name for f in fields]
+            for key in value:
                 if key not in known:
                     self.diags.error(
                         "E203",
@@ -318,65 +318,18 @@ class _ConfigBuilder:
                         span,
                         help=did_you_mean(key, known) or f"names: {', '.join(known)}",
                     )
-                self.data_path(path, span, (".npy",))
-            return value
-        if self.data_path(value, span, (".csv", ".npz")):
-            self.check_names(value, span, targets)
+        for path in paths:
+            if not isinstance(path, str):
+                self.diags.error("E303", f"a data file is a path in double quotes. Received: {path!r}", span)
+                return value
+        try:
+            data.check(value, self.resolved.root, fields)
+        except data.DataError as e:
+            if e.code == "E403":  # not there yet: it may be written before training
+                self.diags.warning("W401", e.message, span, help=e.help)
+            else:
+                self.diags.error(e.code, e.message, span, help=e.help)
         return value
-
-    def check_names(self, path: str, span: Span, targets: list[str]) -> None:
-        """Targets (and, in an .npz, inputs) must be in the file; a CSV's other columns are the
-        features of the model's one float input, so their count must match its size."""
-        names = names_in_file(self.resolved.root / path)
-        if names is None:
-            return
-        inputs = list(self.graph.inputs)
-        targets = [t for t in dict.fromkeys(targets) if t not in {i.name for i in inputs}]
-        wanted = targets + ([i.name for i in inputs] if path.lower().endswith(".npz") else [])
-        what = "column" if path.lower().endswith(".csv") else "array"
-        for name in wanted:
-            if name not in names:
-                self.diags.error(
-                    "E401",
-                    f"`{path}` has no {what} `{name}`",
-                    span,
-                    help=did_you_mean(name, names) or f"its {what}s: {', '.join(names[:12])}",
-                )
-        if what == "column" and len(inputs) == 1 and all(t in names for t in targets):
-            features = len(names) - len(targets)
-            size = math.prod(inputs[0].type.shape[1:])
-            if features != size:
-                self.diags.error(
-                    "E402",
-                    f"`{path}` has {features} feature columns besides the target; "
-                    f"input {inputs[0].name}: {inputs[0].type} needs {size}",
-                    span,
-                    help="a CSV holds one column per input feature, plus the target columns",
-                )
-
-    def data_path(self, path, span: Span, suffixes: tuple[str, ...]) -> bool:
-        """Whether `path` is a data file of a supported kind that exists."""
-        if not isinstance(path, str):
-            self.diags.error("E303", f"a data file is a path in double quotes. Received: {path!r}", span)
-            return False
-        suffix = Path(path).suffix.lower()
-        if suffix not in suffixes:
-            help = (
-                'a .npy file holds one array: map names to files, {image: "x.npy", label: "y.npy"}'
-                if suffix == ".npy"
-                else f"use one of: {', '.join(_DATA_SUFFIXES)}"
-            )
-            self.diags.error("E303", f"unsupported data file `{path}`", span, help=help)
-            return False
-        if not (self.resolved.root / path).exists():
-            self.diags.warning(
-                "W401",
-                f"data file `{path}` does not exist (yet)",
-                span,
-                help=f"paths are relative to {self.resolved.root}",
-            )
-            return False
-        return True
 
 
 def build_config(resolved: Resolved, graph: Graph, diags: Diagnostics) -> TrainConfig:
@@ -410,9 +363,9 @@ def build_config(resolved: Resolved, graph: Graph, diags: Diagnostics) -> TrainC
                 f"metric `{m.name}` needs a classification loss (cross_entropy or binary_cross_entropy)",
                 spans["metrics"],
             )
-    data = builder.data([t.target for t in losses])
-    has_validation = bound["validation"] is not None or data.validation is not None
-    if bound["validation"] is not None and data.validation is not None:
+    data_config = builder.data(losses)
+    has_validation = bound["validation"] is not None or data_config.validation is not None
+    if bound["validation"] is not None and data_config.validation is not None:
         diags.error(
             "E303",
             "validation is given twice: as a split in train and as a file in data",
@@ -464,5 +417,5 @@ def build_config(resolved: Resolved, graph: Graph, diags: Diagnostics) -> TrainC
         bound["l1"],
         bound["l2"],
         early,
-        data,
+        data_config,
     )

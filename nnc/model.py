@@ -65,21 +65,7 @@ class Model:
     def fields(self) -> list:
         """The arrays a data set must provide: every input, and each loss target that is not
         an input (an autoencoder's target is its input)."""
-        g = self.program.graph
-        out = []
-        for i in g.inputs:
-            vocab = g.vocabulary(i.name)  # token ids must index every embedding they feed
-            shape = tuple(i.type.shape[1:])
-            out.append(datasets.Field(i.name, i.type.dtype, shape, vocab, tokens=vocab is not None))
-        seen = {f.name for f in out}
-        for term in self.program.train.losses:
-            if term.target in seen:
-                continue
-            seen.add(term.target)
-            classes = g.type_of(term.prediction).shape[-1] if term.op == "cross_entropy" else None
-            t = term.target_type
-            out.append(datasets.Field(term.target, t.dtype, tuple(t.shape[1:]), classes))
-        return out
+        return datasets.fields_of(self.program.graph, self.program.train.losses)
 
     def ir_text(self, program=None) -> str:
         from nnc.compiler.ir import format_program
@@ -106,24 +92,7 @@ class Model:
         """Reads the spec's fields from a file, an .npy mapping or a dict of arrays. Targets
         are looked up under `self.columns` (spec target -> the file's column or array name,
         `--target`) and come back under the spec's names."""
-        rename = self.columns
-        back = {column: name for name, column in rename.items()}
-        fields = [replace(f, name=rename.get(f.name, f.name)) for f in self.fields()]
-        labels = {rename.get(k, k): v for k, v in (labels or {}).items()}
-        if isinstance(source, dict) and not all(isinstance(v, str) for v in source.values()):
-            dataset = datasets.from_arrays(source, fields)
-        else:
-            dataset = datasets.load(
-                source if isinstance(source, dict) else str(source), root, fields, labels=labels
-            )
-        if not rename:
-            return dataset
-        return datasets.Dataset(
-            {back.get(k, k): v for k, v in dataset.arrays.items()},
-            dataset.n,
-            {back.get(k, k): v for k, v in dataset.labels.items()},
-            dataset.source,
-        )
+        return datasets.read(source, root, self.fields(), labels=labels, columns=self.columns)
 
     def _preprocess(self, dataset):
         return self.standardizer.apply(dataset) if self.standardizer is not None else dataset
@@ -183,7 +152,7 @@ class Model:
                 return run.read_json("summary.json")
         rng = np.random.default_rng(config.seed)
         train, validation_set = self._training_data(program, data, validation, rng)
-        fingerprint = datasets.fingerprint(train)
+        fingerprint = train.fingerprint()
         if meta is not None and meta["data"] != fingerprint:
             raise RunError(
                 "E513",

@@ -4,7 +4,7 @@ data is refused with its code, line, column and a message that says expected and
 import numpy as np
 import pytest
 from conftest import ROOT
-from nnc.runtime.data import DataError, Dataset, Field, Standardizer, fingerprint, load, split
+from nnc.runtime.data import DataError, Dataset, Field, Standardizer, check, read, split
 
 SPECS = ROOT / "specs"
 IMAGE = Field("image", "float32", (64,))
@@ -13,11 +13,25 @@ X3 = Field("x", "float32", (3,))
 CLASS = Field("label", "int64", (), classes=2)
 
 
+# What `nnc check` may leave to training: it reads a CSV's header and an archive's names, never
+# the values. A missing column or array, a feature count or a missing file it always sees.
+SEEN_BY_CHECK = {"E401", "E402", "E403"}
+
+
 def refused(code: str, source, root, fields, **kwargs) -> DataError:
+    """The error reading `source` raises; every case also runs the check `nnc check` runs on
+    the same source, which must refuse it with the very same error or not see it at all."""
     with pytest.raises(DataError) as info:
-        load(source, root, fields, **kwargs)
-    assert info.value.code == code, info.value
-    return info.value
+        read(source, root, fields, **kwargs)
+    e = info.value
+    assert e.code == code, e
+    try:
+        check(source, root, fields)
+    except DataError as c:
+        assert (c.code, c.message, c.help, c.path) == (e.code, e.message, e.help, e.path)
+    else:
+        assert e.code not in SEEN_BY_CHECK, e
+    return e
 
 
 def csv_file(tmp_path, text: str, name: str = "d.csv") -> str:
@@ -29,8 +43,8 @@ def csv_file(tmp_path, text: str, name: str = "d.csv") -> str:
 
 
 def test_digits_csv_split_is_fixed_and_stratified():
-    train = load("data/digits_train.csv", SPECS, [IMAGE, LABEL])
-    test = load("data/digits_test.csv", SPECS, [IMAGE, LABEL])
+    train = read("data/digits_train.csv", SPECS, [IMAGE, LABEL])
+    test = read("data/digits_test.csv", SPECS, [IMAGE, LABEL])
     assert (train.n, test.n) == (1437, 360) and train.n + test.n == 1797
     assert train.arrays["image"].shape == (1437, 64) and train.arrays["image"].dtype == np.float32
     assert train.arrays["label"].shape == (1437,) and train.arrays["label"].dtype == np.int64
@@ -47,39 +61,39 @@ def test_digits_csv_split_is_fixed_and_stratified():
 
 @pytest.mark.parametrize("part", ["train", "test"])
 def test_digits_arrays_are_the_csv_split_scaled(part):
-    csv = load(f"data/digits_{part}.csv", SPECS, [IMAGE, LABEL])
+    csv = read(f"data/digits_{part}.csv", SPECS, [IMAGE, LABEL])
     mapping = {"image": f"data/digits_images_{part}.npy", "label": f"data/digits_labels_{part}.npy"}
-    images = load(mapping, SPECS, [Field("image", "float32", (1, 8, 8)), LABEL])
+    images = read(mapping, SPECS, [Field("image", "float32", (1, 8, 8)), LABEL])
     assert images.arrays["image"].shape == (csv.n, 1, 8, 8)
     np.testing.assert_array_equal(images.arrays["label"], csv.arrays["label"])
     np.testing.assert_allclose(images.arrays["image"].reshape(csv.n, 64), csv.arrays["image"] / 16)
-    pixels = load({"image": f"data/digits_pixels_{part}.npy"}, SPECS, [IMAGE])
+    pixels = read({"image": f"data/digits_pixels_{part}.npy"}, SPECS, [IMAGE])
     np.testing.assert_allclose(pixels.arrays["image"], csv.arrays["image"] / 16)
 
 
 def test_residual_mlp_reads_the_digits_features_under_its_input_name():
-    data = load("data/digits_train.csv", SPECS, [Field("features", "float32", (64,)), LABEL])
+    data = read("data/digits_train.csv", SPECS, [Field("features", "float32", (64,)), LABEL])
     assert data.arrays["features"].shape == (1437, 64)
 
 
 def test_curve_and_spirals():
-    curve = load("data/curve.csv", SPECS, [Field("x", "float32", (1,)), Field("target", "float32", (1,))])
+    curve = read("data/curve.csv", SPECS, [Field("x", "float32", (1,)), Field("target", "float32", (1,))])
     assert curve.n == 1000 and curve.arrays["target"].shape == (1000, 1)
     x, y = curve.arrays["x"][:, 0], curve.arrays["target"][:, 0]
     assert -2 <= x.min() and x.max() <= 2
     assert np.abs(y - np.sin(3 * x)).std() < 0.15  # the noise is 0.1 * N(0, 1)
-    spirals = load("data/spirals.csv", SPECS, [Field("point", "float32", (2,)), CLASS])
+    spirals = read("data/spirals.csv", SPECS, [Field("point", "float32", (2,)), CLASS])
     assert spirals.n == 600 and np.bincount(spirals.arrays["label"]).tolist() == [300, 300]
 
 
 def test_synthetic_npz_sets():
-    sine = load(
+    sine = read(
         "data/sine_windows.npz",
         SPECS,
         [Field("history", "float32", (32, 1)), Field("future", "float32", (1,))],
     )
     assert sine.arrays["history"].shape == (sine.n, 32, 1) and sine.arrays["future"].shape == (sine.n, 1)
-    tokens = load(
+    tokens = read(
         "data/token_counts.npz",
         SPECS,
         [Field("tokens", "int64", (16,), classes=32), Field("count", "int64", (), classes=5)],
@@ -87,7 +101,7 @@ def test_synthetic_npz_sets():
     t, count = tokens.arrays["tokens"], tokens.arrays["count"]
     np.testing.assert_array_equal(count, (t == 1).sum(axis=1))
     assert min(np.bincount(count)) > tokens.n // 6  # every count is common
-    multi = load(
+    multi = read(
         "data/multi_task.npz",
         SPECS,
         [
@@ -165,11 +179,11 @@ def test_non_integer_class_is_refused(tmp_path):
 
 def test_string_labels_map_to_sorted_indices(tmp_path):
     name = csv_file(tmp_path, "a,b,c,label\n1,2,3,dog\n1,2,3,cat\n1,2,3, dog\n")
-    data = load(name, tmp_path, [X3, Field("label", "int64", (), classes=3)])
+    data = read(name, tmp_path, [X3, Field("label", "int64", (), classes=3)])
     assert data.labels == {"label": ["cat", "dog"]}
     assert data.arrays["label"].tolist() == [1, 0, 1] and data.arrays["label"].dtype == np.int64
     # A later file uses the training mapping, even where it would sort differently.
-    later = load(
+    later = read(
         csv_file(tmp_path, "a,b,c,label\n1,2,3,dog\n", "t.csv"), tmp_path, [X3, CLASS], labels=data.labels
     )
     assert later.arrays["label"].tolist() == [1] and later.labels == data.labels
@@ -200,6 +214,19 @@ def test_missing_file_and_folder(tmp_path):
     refused("E403", "dir.csv", tmp_path, [X3, CLASS])
 
 
+def test_check_reads_only_the_header(tmp_path):
+    """However large the file, `nnc check` stops after the header: a bad byte past it is left
+    to training, and a bad byte in it is located."""
+    (tmp_path / "big.csv").write_bytes(b"a,b,c,label\n" + b"1,2,3,0\n" * 200_000 + b"1,2,3,\xff\n")
+    check("big.csv", tmp_path, [X3, CLASS])
+    e = refused("E404", "big.csv", tmp_path, [X3, CLASS])
+    assert (e.line, e.column) == (200_002, 7)
+    (tmp_path / "head.csv").write_bytes(b"a,b,\xffc,label\n1,2,3,0\n")
+    with pytest.raises(DataError) as info:
+        check("head.csv", tmp_path, [X3, CLASS])
+    assert (info.value.code, info.value.line, info.value.column) == ("E404", 1, 5)
+
+
 def test_unreadable_csv(tmp_path):
     (tmp_path / "bin.csv").write_bytes(b"a,b,c,label\n1,2,3,\xff\n")
     e = refused("E404", "bin.csv", tmp_path, [X3, CLASS])
@@ -226,14 +253,14 @@ def test_missing_target_column(tmp_path):
 
 def test_column_fields_and_shapes(tmp_path):
     name = csv_file(tmp_path, "target,x,y\n0.5,1,2\n1.5,3,4\n")
-    data = load(
+    data = read(
         name,
         tmp_path,
         [Field("x", "float32", (1,)), Field("y", "float32", ()), Field("target", "float32", (1,))],
     )
     assert data.arrays["x"].tolist() == [[1], [3]] and data.arrays["y"].tolist() == [2, 4]
     assert data.arrays["target"].dtype == np.float32 and data.arrays["target"].shape == (2, 1)
-    image = load(
+    image = read(
         csv_file(tmp_path, "p0,p1,p2,p3,label\n0,1,2,3,1\n"),
         tmp_path,
         [Field("im", "float32", (1, 2, 2)), CLASS],
@@ -256,7 +283,7 @@ def test_npz_loads_and_converts(tmp_path):
     name = npz(
         tmp_path, x=np.arange(12.0).reshape(4, 3), label=np.array([0.0, 1.0, 1.0, 0.0]), extra=np.zeros(2)
     )
-    data = load(name, tmp_path, [X3, CLASS])
+    data = read(name, tmp_path, [X3, CLASS])
     assert data.arrays["x"].dtype == np.float32 and data.arrays["label"].dtype == np.int64 and data.n == 4
 
 
@@ -324,7 +351,7 @@ def test_corrupt_and_empty_arrays(tmp_path):
 def test_npy_mapping(tmp_path):
     np.save(tmp_path / "x.npy", GOOD["x"])
     np.save(tmp_path / "y.npy", GOOD["label"])
-    data = load({"x": "x.npy", "label": "y.npy"}, tmp_path, [X3, CLASS])
+    data = read({"x": "x.npy", "label": "y.npy"}, tmp_path, [X3, CLASS])
     assert data.n == 4 and "x.npy" in data.source and "y.npy" in data.source
     assert "no file for `label`" in refused("E401", {"x": "x.npy"}, tmp_path, [X3, CLASS]).message
     refused("E403", {"x": "x.npy", "label": "nope.npy"}, tmp_path, [X3, CLASS])
@@ -335,7 +362,7 @@ def test_npy_mapping(tmp_path):
 
 @pytest.fixture(scope="module")
 def digits() -> Dataset:
-    return load("data/digits_train.csv", SPECS, [IMAGE, LABEL])
+    return read("data/digits_train.csv", SPECS, [IMAGE, LABEL])
 
 
 def test_split_is_stratified_and_deterministic(digits):
@@ -385,8 +412,8 @@ def test_standardizer_uses_training_statistics_only(digits):
 
 def test_fingerprint_changes_with_one_value(digits):
     same = Dataset({k: a.copy() for k, a in digits.arrays.items()}, digits.n)
-    assert fingerprint(same) == fingerprint(digits) and len(fingerprint(digits)) == 64
+    assert same.fingerprint() == digits.fingerprint() and len(digits.fingerprint()) == 64
     same.arrays["image"][100, 7] += 1
-    assert fingerprint(same) != fingerprint(digits)
+    assert same.fingerprint() != digits.fingerprint()
     relabeled = Dataset(digits.arrays, digits.n, {"label": [str(i) for i in range(10)]})
-    assert fingerprint(relabeled) != fingerprint(digits)
+    assert relabeled.fingerprint() != digits.fingerprint()

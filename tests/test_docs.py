@@ -5,6 +5,7 @@ with diagnostics), and every ```console block's output, with `...` eliding lines
 import re
 import shlex
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from conftest import ROOT
@@ -13,24 +14,27 @@ from nnc.cli import EXIT_SPEC_ERROR, main
 
 DOC = (ROOT / "docs" / "language.md").read_text()
 BLOCKS = re.findall(r"```(\w+)\n(.*?)```", DOC, re.S)
-DATA_FILES = [
-    "digits_train.csv",
-    "digits_test.csv",
-    "train.csv",
-    "train.npz",
-    "test.npz",
-    "x.npy",
-    "y.npy",
-    "extra.npy",
-]
+
+
+def write_data(folder):
+    """The data files the examples name, with one sample each: `nnc check` reads their headers
+    and array names (and refuses an empty file), so they must fit the examples' inputs."""
+    header = ",".join([*(f"p{i}" for i in range(64)), "label"])
+    for name in ("digits_train.csv", "digits_test.csv"):
+        (folder / name).write_text(header + "\n" + ",".join(["0"] * 65) + "\n")
+    arrays = {"pixels": np.zeros((1, 64), np.float32), "extra": np.zeros((1, 3), np.float32)}
+    arrays["label"] = np.zeros(1, np.int64)
+    for name in ("train.npz", "test.npz"):
+        np.savez(folder / name, **arrays)
+    for name, key in (("x.npy", "pixels"), ("extra.npy", "extra"), ("y.npy", "label")):
+        np.save(folder / name, arrays[key])
 
 
 @pytest.fixture
 def examples(tmp_path, monkeypatch):
     """All the doc's specs written into a folder, which becomes the working directory."""
     (tmp_path / "data").mkdir()
-    for name in DATA_FILES:  # the examples name data files; empty ones keep W401 out of the output
-        (tmp_path / "data" / name).touch()
+    write_data(tmp_path / "data")  # present, so W401 stays out of the output
     specs = []
     for i, (lang, body) in enumerate(BLOCKS):
         if lang != "nn":

@@ -372,7 +372,9 @@ def predict(model_path, data, output, provider, list_providers, threads, batch_s
 
     Class labels and input standardization come from the model's metadata. An unavailable
     --provider is an error, never a silent fall-back to CPU."""
-    from nnc.runtime.onnx.predict import Predictor, available_providers
+    from pathlib import Path
+
+    from nnc.runtime.onnx.predict import Predictor, available_providers, predictions_csv, write_predictions
 
     if list_providers:
         click.echo("\n".join(available_providers()))
@@ -380,62 +382,18 @@ def predict(model_path, data, output, provider, list_providers, threads, batch_s
     if model_path is None or data is None:
         raise click.UsageError("nnc predict needs MODEL.onnx and --data FILE")
     predictor = Predictor(model_path, provider=provider, threads=threads)
-    arrays = _read_inputs(predictor, data)
+    if output is not None and output.lower().endswith(".npy") and len(predictor.outputs) != 1:
+        raise click.UsageError(f"the model has {len(predictor.outputs)} outputs; write .npz or .csv")
     live = sys.stderr.isatty()
 
-    def on_batch(done, total):
+    def on_batch(done):
         if live:
-            click.echo(f"\r{done}/{total} samples", err=True, nl=done == total)
+            click.echo(f"\r{done} samples", err=True, nl=False)
 
-    outputs = predictor.run(arrays, batch_size=batch_size, on_batch=on_batch)
-    _write_predictions(predictor, outputs, output)
-
-
-def _read_inputs(predictor, path: str) -> dict:
-    from pathlib import Path
-
-    from nnc.compiler.data_names import names_in_file
-    from nnc.runtime import data as datasets
-
-    fields = list(predictor.inputs)
-    if path.lower().endswith(".npy") and len(fields) == 1:
-        source = {fields[0].name: str(Path(path).resolve())}
+    outputs = predictor.run_file(data, batch_size=batch_size, on_batch=on_batch)
+    if live:
+        click.echo("", err=True)
+    if output is None:
+        click.echo(predictions_csv(predictor, outputs), nl=False)
     else:
-        source = path
-        present = names_in_file(Path(path)) or []
-        # A labelled file (a test split) is fine: its target columns are read past.
-        for name, t in predictor.metadata.targets.items():
-            if name in present:
-                fields.append(datasets.Field(name, t["dtype"], tuple(t["shape"]), t["classes"]))
-    dataset = datasets.load(source, Path.cwd(), fields, labels=predictor.metadata.labels)
-    return {f.name: dataset.arrays[f.name] for f in predictor.inputs}
-
-
-def _write_predictions(predictor, outputs: dict, path: str | None) -> None:
-    import csv
-    import io
-    from pathlib import Path
-
-    import numpy as np
-
-    from nnc.runtime.files import write_atomic, write_npz, write_text
-    from nnc.runtime.onnx.predict import table
-
-    if path is not None and path.lower().endswith(".npy"):
-        if len(outputs) != 1:
-            raise click.UsageError(f"the model has {len(outputs)} outputs; write .npz or .csv")
-        write_atomic(Path(path), lambda f: np.save(f, next(iter(outputs.values()))))
-        return
-    if path is not None and path.lower().endswith(".npz"):
-        write_npz(Path(path), outputs)
-        return
-    header, columns = table(predictor, outputs)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
-    for row in zip(*columns, strict=True):
-        writer.writerow([f"{v:.6g}" if isinstance(v, float | np.floating) else v for v in row])
-    if path is None:
-        click.echo(out.getvalue(), nl=False)
-    else:
-        write_text(Path(path), out.getvalue())
+        write_predictions(predictor, outputs, Path(output))

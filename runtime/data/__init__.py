@@ -1,23 +1,25 @@
-"""Data for training and evaluation: load a spec's data source into arrays, refusing bad data
-with messages located at the file, line and column of the first bad value; split off a
-validation part; standardize inputs; fingerprint what a model was trained on.
-
-A source is what a spec's `data { }` holds: a `.csv` or `.npz` path, or a mapping from names to
-`.npy` paths, all relative to the spec's folder. The caller asks for `Field`s: the model inputs
-and the loss targets that are not also inputs.
+"""Data for training, evaluation and prediction: one reader per format behind one interface
+(runtime/data/reader.py), listed once in FORMATS. A source is what a spec's `data { }` or
+`--data` names, relative to a root folder: a `.csv`, `.npz` or `.npy` path, or a mapping from
+names to `.npy` paths; from Python, also a mapping of arrays. The caller asks for `Field`s
+(`fields_of` a program): the model inputs and the loss targets that are not also inputs. Bad
+data are refused with a `DataError` located at the file, line and column of the first bad value.
 
 - CSV (header row required): a field whose name is a column takes that column (one value per
   sample); the other columns, in file order, are the features of the one field that is not a
   column, reshaped row-major to its per-sample shape. Class targets (int64 with `classes`) are
   integer class indices, or, when some cell is not a number, names: sorted, they become the
   indices 0..k-1, recorded in `Dataset.labels` (files read later pass that mapping back).
-- `.npz` / `.npy`: one array per field, samples on the first axis.
+- `.npz`, a mapping of `.npy` files, arrays: one array per field, samples on the first axis;
+  a bare `.npy` file for a model that needs one array.
 
-Codes (E401 and E402 are the ones `nnc check` reports when it reads a header at compile time):
+`check` is what `nnc check` runs on a spec's existing data files: the reader's own check of
+what the names alone show, the same code `read` runs first. Codes:
   E401  a column or array a field needs is not in the file (or the `.npy` mapping)
   E402  a CSV's feature columns do not fit the input they feed, or columns are left unused
   E403  the data file does not exist, or is not a file
-  E404  the file cannot be read as its kind: not UTF-8, malformed CSV, not a valid .npy/.npz
+  E404  the file cannot be read as its kind: an unsupported format, not UTF-8, malformed CSV, not
+        a valid .npy/.npz
   E405  no samples: an empty file, a header without rows, zero-length arrays, too few to split
   E406  a missing value: an empty cell, or a row shorter than the header
   E407  a value that is not a number
@@ -29,84 +31,107 @@ Codes (E401 and E402 are the ones `nnc check` reports when it reads a header at 
   E412  a type that does not convert: object (pickled) or string arrays, complex numbers,
         a non-integer where int64 is needed
   E413  arrays with different numbers of samples
-  E414  a CSV layout that cannot hold the data: duplicate or empty column names, a row longer
-        than the header, a column named after a multi-value field, several multi-value inputs
+  E414  a layout that cannot hold the data: duplicate or empty column names, a row longer than
+        the header, a column named after a multi-value field, several multi-value inputs in one
+        CSV, one .npy file for several arrays
 """
 
 from __future__ import annotations
 
-import hashlib
-import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from nnc.runtime.data.csv_file import read_csv
-from nnc.runtime.data.dataset import DataError, Dataset, Field, first_true, shown_path
+from nnc.runtime.data.arrays import Arrays
+from nnc.runtime.data.csv_file import CsvFile
+from nnc.runtime.data.dataset import DataError, Dataset, Field, fields_of, shown_path, split
+from nnc.runtime.data.npy_files import NpyFile, NpyFiles, NpzFile
+from nnc.runtime.data.reader import Reader
 
-# Field, DataError and Dataset live in dataset.py, shared with csv_file.py; they are part of
-# this module's API.
-__all__ = ["DataError", "Dataset", "Field", "Standardizer", "fingerprint", "from_arrays", "load", "split"]
+__all__ = [
+    "FORMATS",
+    "DataError",
+    "Dataset",
+    "Field",
+    "Standardizer",
+    "batches",
+    "check",
+    "fields_of",
+    "names",
+    "read",
+    "split",
+]
 
-_NPY_MAGIC, _ZIP_MAGIC = b"\x93NUMPY", b"PK"
+# The formats a path may name, by suffix: the one list of them.
+FORMATS: dict[str, Reader] = {".csv": CsvFile(), ".npz": NpzFile(), ".npy": NpyFile()}
+_MAPPING_HELP = 'or a mapping of names to .npy files, {image: "x.npy", label: "y.npy"}'
 
 
-def load(
-    source: str | Mapping[str, str],
+def read(
+    source,
     root: Path,
     fields: list[Field],
     *,
     labels: dict[str, list[str]] | None = None,
+    columns: Mapping[str, str] | None = None,
 ) -> Dataset:
-    """Read `fields` from a source (a path or a {name: .npy path} mapping, relative to `root`).
-    `labels` are the training data's class names, for files read after it."""
-    root = Path(root)
+    """`fields` from `source` (paths relative to `root`). `labels` are the training data's class
+    names, for files read after it. `columns` reads a field from a column or array of another
+    name ({field: column}); the data come back under the field names."""
+    reader, located = _resolve(source, root)
+    back = {column: name for name, column in (columns or {}).items()}
+    asked = [Field(**{**vars(f), "name": (columns or {}).get(f.name, f.name)}) for f in fields]
+    given = {(columns or {}).get(k, k): v for k, v in (labels or {}).items()}
+    return reader.read(located, asked, given).renamed(back)
+
+
+def batches(source, root: Path, fields: list[Field], *, labels=None, batch_size: int) -> Iterator[Dataset]:
+    """The data of `read`, in slices of `batch_size` samples."""
+    reader, located = _resolve(source, root)
+    yield from reader.batches(located, fields, labels or {}, batch_size)
+
+
+def check(source, root: Path, fields: list[Field]) -> None:
+    """Raises DataError for what an existing source shows without reading its values: an
+    unsupported format, a missing column or array, a layout that cannot hold the fields."""
+    reader, located = _resolve(source, root)
+    reader.check(located, fields)
+
+
+def names(source, root: Path) -> list[str]:
+    """What `source` holds, read cheaply: CSV columns, archive arrays, mapping keys."""
+    reader, located = _resolve(source, root)
+    return reader.names(located)
+
+
+def _resolve(source, root: Path) -> tuple[Reader, object]:
+    """The reader of `source`, and the source with its paths made existing files."""
+    if isinstance(source, Mapping) and not all(isinstance(v, str | Path) for v in source.values()):
+        return Arrays(), source
     if isinstance(source, Mapping):
-        shown = ", ".join(shown_path(root / p) for p in source.values())
-        arrays = {}
-        for f in fields:
-            if f.name not in source:
+        for name, p in source.items():
+            if Path(str(p)).suffix.lower() != ".npy":
                 raise DataError(
-                    "E401",
-                    f"the data mapping has no file for `{f.name}` ({f.type})",
-                    path=shown,
-                    help=f'add `{f.name}: "FILE.npy"` to the mapping',
+                    "E404",
+                    f"`{p}` for `{name}` in a data mapping is not a .npy file",
+                    path=shown_path(Path(root) / str(p)),
+                    help='a mapping names one .npy file per array: {image: "x.npy", label: "y.npy"}',
                 )
-            path = _existing(root, source[f.name])
-            arrays[f.name] = _checked(_read_npy(path), f, shown_path(path))
-        return Dataset(arrays, _same_count(arrays, shown), {}, shown)
-    path = _existing(root, source)
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return read_csv(path, fields, labels or {})
-    if suffix == ".npz":
-        return _load_npz(path, fields)
-    raise DataError(
-        "E404", f"unsupported data file `{source}`", path=shown_path(path), help="use a .csv or .npz file"
-    )
-
-
-def from_arrays(arrays: Mapping[str, np.ndarray], fields: list[Field]) -> Dataset:
-    """Arrays given in memory (the Python API), checked exactly as arrays read from an .npz."""
-    out = {}
-    for f in fields:
-        if f.name not in arrays:
-            raise DataError(
-                "E401",
-                f"the data have no array `{f.name}` ({f.type})",
-                path="<arrays>",
-                help=f"pass a mapping with the keys {', '.join(x.name for x in fields)}",
-            )
-        out[f.name] = _checked(np.asarray(arrays[f.name]), f, "<arrays>")
-    return Dataset(out, _same_count(out, "<arrays>"), {}, "<arrays>")
-
-
-# --- files ------------------------------------------------------------------------------
+        return NpyFiles(), {name: _existing(root, str(p)) for name, p in source.items()}
+    suffix = Path(str(source)).suffix.lower()
+    if suffix not in FORMATS:
+        raise DataError(
+            "E404",
+            f"unsupported data file `{source}`",
+            path=shown_path(Path(root) / str(source)),
+            help=f"use a {', '.join(FORMATS)} file, {_MAPPING_HELP}",
+        )
+    return FORMATS[suffix], _existing(root, str(source))
 
 
 def _existing(root: Path, name: str) -> Path:
-    path = root / name
+    path = Path(root) / name
     if not path.exists():
         raise DataError(
             "E403",
@@ -117,177 +142,6 @@ def _existing(root: Path, name: str) -> Path:
     if not path.is_file():
         raise DataError("E403", f"data file `{name}` is not a file", path=shown_path(path))
     return path
-
-
-def _magic(path: Path, expected: bytes, kind: str) -> None:
-    try:
-        with path.open("rb") as f:
-            head = f.read(len(expected))
-    except OSError as e:
-        raise DataError("E404", f"cannot read `{path.name}`: {e.strerror}", path=shown_path(path)) from None
-    if not head:
-        raise DataError("E405", f"`{path.name}` is empty: expected {kind}", path=shown_path(path))
-    if head != expected:
-        raise DataError("E404", f"`{path.name}` is not {kind}", path=shown_path(path))
-
-
-def _loaded(path: Path, read, what: str = ""):
-    """`read()`, with numpy's many failures on a corrupt file (ValueError, OSError, EOFError,
-    BadZipFile, zlib.error, ...) turned into a DataError."""
-    try:
-        return read()
-    except Exception as e:  # numpy raises many kinds: see the docstring
-        if "allow_pickle" in str(e):
-            raise DataError(
-                "E412",
-                f"`{path.name}`{what} holds Python objects (a pickled array); expected numbers",
-                path=shown_path(path),
-                help="save a numeric array: np.save(path, np.asarray(x, dtype=np.float32))",
-            ) from None
-        raise DataError("E404", f"`{path.name}` is corrupt: {e}", path=shown_path(path)) from None
-
-
-def _read_npy(path: Path) -> np.ndarray:
-    _magic(path, _NPY_MAGIC, "a NumPy .npy file")
-    return _loaded(path, lambda: np.load(path, allow_pickle=False))
-
-
-def _load_npz(path: Path, fields: list[Field]) -> Dataset:
-    _magic(path, _ZIP_MAGIC, "a NumPy .npz archive")
-    shown = shown_path(path)
-    with _loaded(path, lambda: np.load(path, allow_pickle=False)) as archive:
-        arrays = {}
-        for f in fields:
-            if f.name not in archive.files:
-                raise DataError(
-                    "E401",
-                    f"`{path.name}` has no array `{f.name}` ({f.type})",
-                    path=shown,
-                    help=f"its arrays: {', '.join(archive.files) or 'none'}",
-                )
-            array = _loaded(path, lambda f=f: archive[f.name], f" array `{f.name}`")
-            arrays[f.name] = _checked(array, f, shown)
-    return Dataset(arrays, _same_count(arrays, shown), {}, shown)
-
-
-# --- arrays -----------------------------------------------------------------------------
-
-
-def _checked(a: np.ndarray, f: Field, shown: str) -> np.ndarray:
-    """`a` as field `f`: per-sample shape, dtype, finite values, class range."""
-    if a.ndim == 0 or not f.fits(a.shape[1:]):
-        fits = a.ndim > 0 and not f.any_length and math.prod(a.shape[1:]) == f.size
-        raise DataError(
-            "E411",
-            f"array `{f.name}` must have per-sample shape {list(f.shape)} ({f.type}). "
-            f"Received: shape {list(a.shape)}, per-sample {list(a.shape[1:])}",
-            path=shown,
-            help=f"reshape it to {[a.shape[0], *f.shape]}"
-            if fits
-            else "the first axis counts samples; the others must match the model",
-        )
-    if a.shape[0] == 0:
-        raise DataError("E405", f"array `{f.name}` has no samples", path=shown)
-    if a.dtype.kind not in "biuf":
-        raise DataError(
-            "E412",
-            f"array `{f.name}` must hold {f.dtype} numbers. Received: dtype {a.dtype}",
-            path=shown,
-            help="save it as a numeric array (float32, or int64 for classes and tokens)",
-        )
-    if a.dtype.kind == "f":
-        bad = ~np.isfinite(a)
-        if bad.any():
-            i = first_true(bad)
-            raise DataError(
-                "E408",
-                f"array `{f.name}` holds {a[i]} at index {list(i)} (sample {i[0]}); expected finite numbers",
-                path=shown,
-            )
-    if f.dtype == "float32":
-        with np.errstate(over="ignore"):  # overflow is reported below, located
-            out = a.astype(np.float32)
-        bad = ~np.isfinite(out)
-        if bad.any():
-            i = first_true(bad)
-            raise DataError(
-                "E408",
-                f"array `{f.name}` holds {a[i]} at index {list(i)} (sample {i[0]}), beyond float32's range",
-                path=shown,
-            )
-        return np.ascontiguousarray(out)
-    if a.dtype.kind == "f" and (bad := a != np.round(a)).any():
-        i = first_true(bad)
-        raise DataError(
-            "E412",
-            f"array `{f.name}` must hold integers ({f.type}). Received: {a[i]} at index {list(i)}",
-            path=shown,
-        )
-    if a.dtype == np.uint64 and (bad := a > np.iinfo(np.int64).max).any():
-        i = first_true(bad)
-        raise DataError("E412", f"array `{f.name}` holds {a[i]} at index {list(i)}, beyond int64", path=shown)
-    out = np.ascontiguousarray(a.astype(np.int64))
-    if f.classes is not None and (bad := (out < 0) | (out >= f.classes)).any():
-        i = first_true(bad)
-        raise DataError(
-            "E409",
-            f"array `{f.name}` holds {out[i]} at index {list(i)} (sample {i[0]}); "
-            f"expected a value in [0, {f.classes})",
-            path=shown,
-            help=f.range_help,
-        )
-    return out
-
-
-def _same_count(arrays: dict[str, np.ndarray], shown: str) -> int:
-    counts = {name: len(a) for name, a in arrays.items()}
-    if len(set(counts.values())) > 1:
-        raise DataError(
-            "E413",
-            "arrays hold different numbers of samples: " + ", ".join(f"{k} {v}" for k, v in counts.items()),
-            path=shown,
-            help="the first axis of every array counts the same samples",
-        )
-    if not counts:
-        raise ValueError("load() needs at least one field")
-    return next(iter(counts.values()))
-
-
-# --- splitting, standardizing, fingerprints ---------------------------------------------
-
-
-def split(
-    dataset: Dataset, fraction: float, rng: np.random.Generator, *, stratify: str | None = None
-) -> tuple[Dataset, Dataset]:
-    """(train, validation). Validation gets floor(fraction * n + 0.5) samples (half rounds up),
-    at least 1 and at most n - 1. Stratified by an int64 array: class c gets its share of
-    that count, floor(count * n_c / n), and the samples left over go to the classes with the
-    largest remainders (ties: lower class first). Both parts keep the file's order."""
-    n = dataset.n
-    if n < 2:
-        raise DataError(
-            "E405",
-            f"cannot hold out validation data from {n} sample",
-            path=dataset.source,
-            help="give more samples, or a validation file",
-        )
-    count = min(max(math.floor(fraction * n + 0.5), 1), n - 1)
-    if stratify is None:
-        chosen = rng.permutation(n)[:count]
-    else:
-        y = dataset.arrays[stratify].reshape(n)
-        classes, members = np.unique(y, return_inverse=True)
-        sizes = np.bincount(members, minlength=len(classes))
-        quota = count * sizes / n
-        share = np.floor(quota).astype(np.int64)
-        extra = np.argsort(-(quota - share), kind="stable")[: count - int(share.sum())]
-        share[extra] += 1
-        chosen = np.concatenate(
-            [rng.permutation(np.flatnonzero(members == c))[: share[c]] for c in range(len(classes))]
-        )
-    held = np.zeros(n, dtype=bool)
-    held[chosen] = True
-    return dataset.take(np.flatnonzero(~held)), dataset.take(np.flatnonzero(held))
 
 
 _STD_FLOOR = 1e-8
@@ -339,16 +193,3 @@ class Standardizer:
             if prefix == "standardize" and stat in ("mean", "std"):
                 (mean if stat == "mean" else std)[name] = np.asarray(arrays[key], dtype=np.float32)
         return Standardizer(mean, std)
-
-
-def fingerprint(dataset: Dataset) -> str:
-    """sha256 of the arrays' names, dtypes, shapes and bytes in name order, then the label
-    names: equal data gives equal fingerprints on any machine."""
-    h = hashlib.sha256()
-    for name in sorted(dataset.arrays):
-        a = np.ascontiguousarray(dataset.arrays[name])
-        h.update(f"{name}\0{a.dtype.str}\0{a.shape}\0".encode())
-        h.update(a.data)
-    for name in sorted(dataset.labels):
-        h.update(f"{name}\0{chr(10).join(dataset.labels[name])}\0".encode())
-    return h.hexdigest()

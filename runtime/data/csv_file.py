@@ -3,18 +3,22 @@ bad cell. The header row names the columns; a field whose name is a column takes
 and the one field that is not a column takes the others, in file order, reshaped row-major to
 its per-sample shape. A class target (int64 with `classes`) whose cells are not all numbers
 holds names: sorted, they become the indices 0..k-1, or a given mapping (the training data's)
-is applied. The error codes are listed in `nnc.runtime.data`."""
+is applied. `nnc check` reads only the header, and refuses what it shows with the same code
+(`_assign`) that a full read runs first. The error codes are listed in `nnc.runtime.data`."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from nnc.runtime.data.dataset import DataError, Dataset, Field, first_true, shown_path
+from nnc.runtime.data.dataset import DataError, Dataset, Field, first_true, shown_path, suggest
+from nnc.runtime.data.reader import Reader
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
@@ -68,21 +72,15 @@ def _cell_offsets(text: str) -> list[int]:
     return offsets
 
 
-def _read_table(path: Path) -> _Table:
+def _read_table(path: Path, *, header_only: bool = False) -> _Table:
+    """The parsed file; with `header_only`, only as far as the header row (`nnc check` reads no
+    further, however large the file), and no rows."""
     shown = shown_path(path)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise DataError("E404", f"cannot read `{path.name}`: {e.strerror}", path=shown) from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        raise DataError(
-            "E404", f"`{path.name}` is not UTF-8 text: {e.reason}", path=shown, line=line, column=column
-        ) from None
-    lines = io.StringIO(text, newline="").readlines()
+    if header_only:
+        kept: list[str] = []
+        lines = _header_lines(path, shown, kept)
+    else:
+        kept = lines = _all_lines(path, shown)
     reader = csv.reader(lines)
     rows, starts, previous = [], [], 0
     try:
@@ -90,6 +88,8 @@ def _read_table(path: Path) -> _Table:
             if row and (len(row) > 1 or row[0].strip()):
                 rows.append(row)
                 starts.append(previous + 1)
+                if header_only:
+                    break
             previous = reader.line_num
     except csv.Error as e:
         raise DataError("E404", f"malformed CSV: {e}", path=shown, line=reader.line_num) from None
@@ -97,8 +97,8 @@ def _read_table(path: Path) -> _Table:
         raise DataError(
             "E405", f"`{path.name}` is empty: expected a header row and data rows", path=shown, line=None
         )
-    table = _Table(shown, lines, [c.strip() for c in rows[0]], rows[1:], starts[1:], starts[0])
-    if not table.rows:
+    table = _Table(shown, kept, [c.strip() for c in rows[0]], rows[1:], starts[1:], starts[0])
+    if not header_only and not table.rows:
         raise DataError(
             "E405", f"`{path.name}` has a header but no data rows", path=shown, line=table.header_line
         )
@@ -109,6 +109,46 @@ def _read_table(path: Path) -> _Table:
             raise table.error("E414", -1, j, problem, help="every column needs a name of its own")
         seen.add(name)
     return table
+
+
+def _all_lines(path: Path, shown: str) -> list[str]:
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise DataError("E404", f"cannot read `{path.name}`: {e.strerror}", path=shown) from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise _not_utf8(path, shown, e, line, column) from None
+    return io.StringIO(text, newline="").readlines()
+
+
+def _header_lines(path: Path, shown: str, kept: list[str]) -> Iterator[str]:
+    """The file's lines, decoded one at a time as the CSV reader asks for them, and appended to
+    `kept` (the header's location needs its line). Lines end as csv sees them: at \n, \r\n
+    or \r."""
+    try:
+        with path.open("rb") as f:
+            for number, raw in enumerate(f, start=1):
+                if number == 1:
+                    raw = raw.removeprefix(codecs.BOM_UTF8)
+                try:
+                    text = raw.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    raise _not_utf8(path, shown, e, number, e.start + 1) from None
+                for line in io.StringIO(text, newline="").readlines():
+                    kept.append(line)
+                    yield line
+    except OSError as e:
+        raise DataError("E404", f"cannot read `{path.name}`: {e.strerror}", path=shown) from None
+
+
+def _not_utf8(path: Path, shown: str, e: UnicodeDecodeError, line: int, column: int) -> DataError:
+    return DataError(
+        "E404", f"`{path.name}` is not UTF-8 text: {e.reason}", path=shown, line=line, column=column
+    )
 
 
 def _assign(table: _Table, fields: list[Field]) -> list[tuple[Field, list[int]]]:
@@ -139,7 +179,7 @@ def _assign(table: _Table, fields: list[Field]) -> list[tuple[Field, list[int]]]
             f"`{Path(table.shown).name}` has no column {names}",
             path=table.shown,
             line=line,
-            help=f"its columns: {', '.join(header[:12])}{', ...' if len(header) > 12 else ''}",
+            help=suggest(missing[0].name, header, "columns"),
         )
     if len(rest) > 1:
         raise DataError(
@@ -229,9 +269,20 @@ def _numbers(cells: np.ndarray, kinds: dict[int, str]) -> np.ndarray | None:
     return values
 
 
-def read_csv(path: Path, fields: list[Field], labels: dict[str, list[str]]) -> Dataset:
-    """`fields` from the CSV file at `path`. `labels` are the training data's class names, for
-    files read after it (empty for the training data itself)."""
+class CsvFile(Reader):
+    kind = "a CSV file"
+
+    def names(self, path: Path) -> list[str]:
+        return _read_table(path, header_only=True).header
+
+    def check(self, path: Path, fields: list[Field]) -> None:
+        _assign(_read_table(path, header_only=True), fields)
+
+    def read(self, path: Path, fields: list[Field], labels: dict[str, list[str]]) -> Dataset:
+        return _read(path, fields, labels)
+
+
+def _read(path: Path, fields: list[Field], labels: dict[str, list[str]]) -> Dataset:
     table = _read_table(path)
     plan = _assign(table, fields)
     kinds: dict[int, str] = {}  # column -> float | int | text

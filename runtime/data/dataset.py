@@ -1,10 +1,12 @@
-"""The data types every loader shares: `Field` (what the model asks for), `Dataset` (what a
-loader gives back) and `DataError` (a located refusal), with the two helpers that locate one:
-the path as a message shows it, and the first bad index of an array. `nnc.runtime.data` loads
-sources and re-exports these; its docstring lists the error codes."""
+"""The data types every reader shares: `Field` (what the model asks for, `fields_of` a
+program), `Dataset` (what a reader gives back) and `DataError` (a located refusal), with the
+two helpers that locate one: the path as a message shows it, and the first bad index of an
+array. `nnc.runtime.data` re-exports these; its docstring lists the error codes."""
 
 from __future__ import annotations
 
+import difflib
+import hashlib
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +69,25 @@ class Field:
         return f"{self.dtype}[{', '.join(['N', *('T' if d is None else str(d) for d in self.shape)])}]"
 
 
+def fields_of(graph, losses) -> list[Field]:
+    """The arrays a data set must provide for a program (its graph and loss terms, read, never
+    imported): every input, and each loss target that is not an input (an autoencoder's target
+    is its input). Token ids must index every embedding they feed."""
+    out = []
+    for i in graph.inputs:
+        vocab = graph.vocabulary(i.name)
+        out.append(Field(i.name, i.type.dtype, tuple(i.type.shape[1:]), vocab, tokens=vocab is not None))
+    seen = {f.name for f in out}
+    for term in losses:
+        if term.target in seen:
+            continue
+        seen.add(term.target)
+        classes = graph.type_of(term.prediction).shape[-1] if term.op == "cross_entropy" else None
+        t = term.target_type
+        out.append(Field(term.target, t.dtype, tuple(t.shape[1:]), classes))
+    return out
+
+
 class DataError(RunError):
     """A refusal of a data file. `line` is 1-based (a CSV's header is line 1); `column` is the
     1-based character column where the bad cell starts, None when the whole line is meant."""
@@ -83,6 +104,61 @@ class Dataset:
         """The samples at `index`, in that order."""
         return Dataset({k: a[index] for k, a in self.arrays.items()}, len(index), self.labels, self.source)
 
+    def renamed(self, names: dict[str, str]) -> Dataset:
+        """The same data with arrays and labels under other names (old name -> new)."""
+        return Dataset(
+            {names.get(k, k): v for k, v in self.arrays.items()},
+            self.n,
+            {names.get(k, k): v for k, v in self.labels.items()},
+            self.source,
+        )
+
+    def fingerprint(self) -> str:
+        """sha256 of the arrays' names, dtypes, shapes and bytes in name order, then the label
+        names: equal data gives equal fingerprints on any machine."""
+        h = hashlib.sha256()
+        for name in sorted(self.arrays):
+            a = np.ascontiguousarray(self.arrays[name])
+            h.update(f"{name}\0{a.dtype.str}\0{a.shape}\0".encode())
+            h.update(a.data)
+        for name in sorted(self.labels):
+            h.update(f"{name}\0{chr(10).join(self.labels[name])}\0".encode())
+        return h.hexdigest()
+
+
+def split(
+    dataset: Dataset, fraction: float, rng: np.random.Generator, *, stratify: str | None = None
+) -> tuple[Dataset, Dataset]:
+    """(train, validation). Validation gets floor(fraction * n + 0.5) samples (half rounds up),
+    at least 1 and at most n - 1. Stratified by an int64 array: class c gets its share of
+    that count, floor(count * n_c / n), and the samples left over go to the classes with the
+    largest remainders (ties: lower class first). Both parts keep the file's order."""
+    n = dataset.n
+    if n < 2:
+        raise DataError(
+            "E405",
+            f"cannot hold out validation data from {n} sample",
+            path=dataset.source,
+            help="give more samples, or a validation file",
+        )
+    count = min(max(math.floor(fraction * n + 0.5), 1), n - 1)
+    if stratify is None:
+        chosen = rng.permutation(n)[:count]
+    else:
+        y = dataset.arrays[stratify].reshape(n)
+        classes, members = np.unique(y, return_inverse=True)
+        sizes = np.bincount(members, minlength=len(classes))
+        quota = count * sizes / n
+        share = np.floor(quota).astype(np.int64)
+        extra = np.argsort(-(quota - share), kind="stable")[: count - int(share.sum())]
+        share[extra] += 1
+        chosen = np.concatenate(
+            [rng.permutation(np.flatnonzero(members == c))[: share[c]] for c in range(len(classes))]
+        )
+    held = np.zeros(n, dtype=bool)
+    held[chosen] = True
+    return dataset.take(np.flatnonzero(~held)), dataset.take(np.flatnonzero(held))
+
 
 def shown_path(path: Path) -> str:
     """The path relative to the working directory when it lies below it."""
@@ -90,6 +166,16 @@ def shown_path(path: Path) -> str:
         return str(path.resolve().relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def suggest(name: str, names: list[str], what: str) -> str:
+    """Help for a missing name: the closest one the source has, or the first of them."""
+    close = difflib.get_close_matches(name, names, n=1)
+    if close:
+        return f"did you mean `{close[0]}`?"
+    if not names:
+        return f"it has no {what}"
+    return f"its {what}: {', '.join(names[:12])}{', ...' if len(names) > 12 else ''}"
 
 
 def first_true(mask: np.ndarray) -> tuple[int, ...]:

@@ -6,9 +6,11 @@ targets a data file may also hold."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
 
 import numpy as np
-from nnc.runtime.data.dataset import Field
+from nnc.runtime import data
+from nnc.runtime.data import Field
 from nnc.runtime.errors import RunError
 from nnc.runtime.onnx.metadata import Metadata, OutputKind
 
@@ -63,9 +65,7 @@ class Predictor:
         self.outputs = [o.name for o in self.session.get_outputs()]
         self._dtypes = {field.name: np.dtype(field.dtype) for field in self.inputs}
 
-    def run(
-        self, arrays: Mapping[str, np.ndarray], *, batch_size: int = 1024, on_batch: Callable | None = None
-    ) -> dict[str, np.ndarray]:
+    def run(self, arrays: Mapping[str, np.ndarray], *, batch_size: int = 1024) -> dict[str, np.ndarray]:
         """Outputs for raw inputs, streamed in batches; shapes and dtypes are checked first."""
         feeds = {}
         for field in self.inputs:
@@ -90,16 +90,33 @@ class Predictor:
         n = len(next(iter(feeds.values())))
         if n <= batch_size:  # one batch: nothing to split or join (latency at batch 1)
             outputs = self.session.run(self.outputs, feeds)
-            if on_batch:
-                on_batch(n, n)
             return dict(zip(self.outputs, outputs, strict=True))
         parts = []
         for start in range(0, n, batch_size):
             batch = {k: v[start : start + batch_size] for k, v in feeds.items()}
             parts.append(self.session.run(self.outputs, batch))
-            if on_batch:
-                on_batch(min(start + batch_size, n), n)
         return {name: np.concatenate([p[i] for p in parts]) for i, name in enumerate(self.outputs)}
+
+    def run_file(
+        self, path: str, *, batch_size: int = 1024, on_batch: Callable | None = None
+    ) -> dict[str, np.ndarray]:
+        """Outputs for the inputs in a data file (relative to the working directory), read as
+        training reads one: CSV, .npz, or .npy for a one-input model, batch by batch. A labelled
+        file (a test split) is fine: the targets the metadata names are read past, and checked
+        like the inputs. `on_batch(samples done)` after each batch."""
+        root = Path.cwd()
+        present = data.names(path, root)
+        fields = list(self.inputs)
+        for name, t in self.metadata.targets.items():
+            if name in present:
+                fields.append(Field(name, t["dtype"], tuple(t["shape"]), t["classes"]))
+        parts, done = [], 0
+        for part in data.batches(path, root, fields, labels=self.metadata.labels, batch_size=batch_size):
+            parts.append(self.run({f.name: part.arrays[f.name] for f in self.inputs}, batch_size=batch_size))
+            done += part.n
+            if on_batch:
+                on_batch(done)
+        return {name: np.concatenate([p[name] for p in parts]) for name in self.outputs}
 
     def _signature(self) -> str:
         return ", ".join(f"{f.name}: {f.type}" for f in self.inputs)
@@ -144,3 +161,31 @@ def table(predictor: Predictor, outputs: Mapping[str, np.ndarray]) -> tuple[list
         header += [f"{prefix}class"] + [f"{prefix}p_{c}" for c in names]
         columns += [np.asarray(names, dtype=object)[index]] + list(probs.T)
     return header, columns
+
+
+def predictions_csv(predictor: Predictor, outputs: Mapping[str, np.ndarray]) -> str:
+    """`table` as CSV text: a header row, then one row per sample."""
+    import csv
+    import io
+
+    header, columns = table(predictor, outputs)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    for row in zip(*columns, strict=True):
+        writer.writerow([f"{v:.6g}" if isinstance(v, float | np.floating) else v for v in row])
+    return out.getvalue()
+
+
+def write_predictions(predictor: Predictor, outputs: Mapping[str, np.ndarray], path: Path) -> None:
+    """Atomically: `.npy` (a one-output model), `.npz` (every output by name), else CSV."""
+    from nnc.runtime.files import write_atomic, write_npz, write_text
+
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        (y,) = outputs.values()
+        write_atomic(path, lambda f: np.save(f, y))
+    elif suffix == ".npz":
+        write_npz(path, outputs)
+    else:
+        write_text(path, predictions_csv(predictor, outputs))
