@@ -14,11 +14,10 @@ from nnc.compiler.evaluate import EvalFailed, evaluate
 from nnc.compiler.ir import BATCH, Graph, Input, Node, TensorType
 from nnc.compiler.resolve import Resolved
 from nnc.compiler.source import Span
+from nnc.runtime.dtypes import DTYPES
 from nnc.runtime.init import INITIALIZERS
 from nnc.runtime.ops import OPS
 from nnc.runtime.schema import REQUIRED, Arg, Bool, Float, Int, Kind, Optional, Signature, Table
-
-DTYPES = ("float32", "int64")
 
 _INIT = Optional(Table("initializer", INITIALIZERS))
 # Keywords every layer with parameters accepts besides its own arguments.
@@ -176,9 +175,10 @@ class _Builder:
         if t.dtype.text not in DTYPES:
             self.diags.error(
                 "E303",
-                f"unknown dtype `{t.dtype.text}`; inputs are float32 or int64",
+                f"unknown dtype `{t.dtype.text}`; inputs are {' or '.join(DTYPES)}",
                 t.dtype.span,
-                help=did_you_mean(t.dtype.text, DTYPES) or "use float32 for features, int64 for token ids",
+                help=did_you_mean(t.dtype.text, DTYPES)
+                or "; ".join(f"{d.name} for {d.use}" for d in DTYPES.values()),
             )
             ok = False
         dims = []

@@ -1,5 +1,5 @@
-"""Static shape inference: walks the graph in order, asks each op for its parameters and its
-output shape, and builds the parameter table. A node whose inputs failed is skipped silently,
+"""Static shape inference: walks the graph in order, asks each op for its parameters, its
+output shape and its output dtype, and builds the parameter table. A node whose inputs failed is skipped silently,
 so one mistake is reported once."""
 
 from __future__ import annotations
@@ -71,7 +71,7 @@ def infer_shapes(graph: Graph, diags: Diagnostics) -> Graph:
                     regularized=spec.regularized,
                 )
             )
-        types[node.name] = TensorType("float32", tuple(out))
+        types[node.name] = TensorType(op.output_dtype(*(t.dtype for t in in_types), **attrs), tuple(out))
         keys = tuple(f"{node.name}.{s.name}" for s in specs)
         nodes.append(replace(node, attrs=attrs, type=types[node.name], params=keys))
     return replace(graph, nodes=tuple(nodes), params=tuple(params))

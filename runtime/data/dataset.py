@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from nnc.runtime.dtypes import DTYPES
 from nnc.runtime.errors import RunError
-
-_DTYPES = ("float32", "int64")
 
 
 @dataclass(frozen=True)
@@ -41,8 +40,8 @@ class Field:
         return f"the model has {self.classes} classes, numbered from 0"
 
     def __post_init__(self):
-        if self.dtype not in _DTYPES:
-            raise ValueError(f"Field dtype must be one of {_DTYPES}. Received: {self.dtype!r}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"Field dtype must be one of {', '.join(DTYPES)}. Received: {self.dtype!r}")
 
     @property
     def size(self) -> int:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+from nnc.runtime.dtypes import DTYPES
 from nnc.runtime.errors import RunError
 from nnc.runtime.onnx.any_length import declared, symbolic_shapes
 from nnc.runtime.onnx.graph import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, OnnxGraph
@@ -19,7 +20,6 @@ from nnc.runtime.onnx.metadata import Metadata
 from nnc.runtime.ops import OPS
 
 IR_VERSION = 10  # onnx 1.23 stamps 14 by default, which onnxruntime 1.31 refuses (max 13)
-DTYPES = {"float32": 1, "int64": 7}  # onnx.TensorProto.FLOAT, INT64
 
 
 def check_opset(opset: int) -> None:
@@ -78,7 +78,9 @@ def to_onnx(
     inputs = []
     for i in graph.inputs:
         g.reserve(i.name)
-        inputs.append(helper.make_tensor_value_info(i.name, DTYPES[i.type.dtype], declared(shapes[i.name])))
+        inputs.append(
+            helper.make_tensor_value_info(i.name, DTYPES[i.type.dtype].onnx, declared(shapes[i.name]))
+        )
         values[i.name] = i.name
         if standardize and i.name in standardize:
             mean, std = standardize[i.name]
@@ -99,7 +101,7 @@ def to_onnx(
         # The graph output carries the spec's name; an Identity renames the last node's value.
         g.node("Identity", [values[out]], name=out)
         t = graph.type_of(out)
-        outputs_info.append(helper.make_tensor_value_info(out, DTYPES[t.dtype], declared(shapes[out])))
+        outputs_info.append(helper.make_tensor_value_info(out, DTYPES[t.dtype].onnx, declared(shapes[out])))
     onnx_graph = helper.make_graph(g.nodes, graph.name, inputs, outputs_info, initializer=g.initializers)
     model = helper.make_model(
         onnx_graph,

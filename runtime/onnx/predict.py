@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 from nnc.runtime import data
 from nnc.runtime.data import Field
+from nnc.runtime.dtypes import DTYPES, from_onnxruntime
 from nnc.runtime.errors import RunError
 from nnc.runtime.onnx.metadata import Metadata, OutputKind
 
@@ -24,7 +25,6 @@ PROVIDERS = {
     "coreml": "CoreMLExecutionProvider",
     "azure": "AzureExecutionProvider",
 }
-_DTYPES = {"tensor(float)": "float32", "tensor(int64)": "int64"}
 
 
 def available_providers() -> list[str]:
@@ -57,11 +57,7 @@ class Predictor:
         except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
             raise RunError("E541", f"cannot load {path} as an ONNX model: {e}", path=str(path)) from None
         self.metadata = Metadata.from_props(self.session.get_modelmeta().custom_metadata_map, str(path))
-        # A symbolic dimension (the time axis of a sequence model) becomes None: any length.
-        self.inputs = [
-            Field(i.name, _DTYPES[i.type], tuple(d if isinstance(d, int) else None for d in i.shape[1:]))
-            for i in self.session.get_inputs()
-        ]
+        self.inputs = [_field(i, str(path)) for i in self.session.get_inputs()]
         self.outputs = [o.name for o in self.session.get_outputs()]
         self._dtypes = {field.name: np.dtype(field.dtype) for field in self.inputs}
 
@@ -120,6 +116,20 @@ class Predictor:
 
     def _signature(self) -> str:
         return ", ".join(f"{f.name}: {f.type}" for f in self.inputs)
+
+
+def _field(value, path: str) -> Field:
+    """An input of a session as a Field; a symbolic dimension (the time axis of a sequence
+    model) becomes None: any length."""
+    dtype = from_onnxruntime(value.type)
+    if dtype is None:
+        raise RunError(
+            "E541",
+            f"input `{value.name}` has type {value.type}, which nnc cannot feed",
+            path=path,
+            help=f"nnc feeds {', '.join(d.onnxruntime for d in DTYPES.values())}",
+        )
+    return Field(value.name, dtype.name, tuple(d if isinstance(d, int) else None for d in value.shape[1:]))
 
 
 def predict(path: str, x, *, provider: str = "cpu", batch_size: int = 1024):

@@ -118,6 +118,9 @@ class OpDef:
     min_inputs: int = 1
     max_inputs: int | None = 1  # None: any number (add, concat, multiply)
     input_dtypes: tuple[str, ...] = ("float32",)  # per input; the last repeats for variadic ops
+    # The dtype rule beside the shape rule: (*input dtypes, **attrs) -> the output's dtype, a
+    # name in runtime/dtypes.py; None: float32, what every op computing on features gives.
+    dtype: Callable[..., str] | None = None
     attrs: tuple[Arg, ...] = ()  # in positional order: dense(64) binds units=64
     params: Callable[..., tuple[ParamSpec, ...]] | None = None  # (*input_shapes, **attrs)
     flops: Callable[..., int] | None = None  # (*input_shapes with batch 1, **attrs); default: output size
@@ -137,6 +140,9 @@ class OpDef:
 
     def input_dtype(self, index: int) -> str:
         return self.input_dtypes[min(index, len(self.input_dtypes) - 1)]
+
+    def output_dtype(self, *dtypes: str, **attrs) -> str:
+        return self.dtype(*dtypes, **attrs) if self.dtype else "float32"
 
 
 # ---- helpers shared by shape rules -----------------------------------------------------
