@@ -275,13 +275,21 @@ class _Builder:
             return self.block_call(layer, scope, current)
         op = OPS.get(name.text)
         if op is None:
-            candidates = [n for n, o in OPS.items() if not o.is_loss] + list(self.resolved.blocks)
+            candidates = [n for n, o in OPS.items() if not (o.is_loss or o.fit)] + list(self.resolved.blocks)
             self.diags.error(
                 "E201",
                 f"unknown layer `{name.text}`",
                 name.span,
                 help=did_you_mean(name.text, candidates + (scope.visible() if first else []))
                 or "see docs/language.md for the list of layers",
+            )
+            return FAILED
+        if op.fit is not None:
+            self.diags.error(
+                "E209",
+                f"`{name.text}` is preprocessing, not a layer",
+                name.span,
+                help=f"ask for it in the data section: `data {{ {name.text} = [INPUT] }}`",
             )
             return FAILED
         if op.is_loss:

@@ -62,6 +62,7 @@ class Parameter:
     fan_in: int | None = None
     fan_out: int | None = None
     regularized: bool = True  # whether the global train.l1/l2 penalties apply (not to biases)
+    fitted: bool = False  # computed from the training split by its op's `fit`, not trained
 
     @property
     def size(self) -> int:
@@ -99,7 +100,9 @@ class Graph:
 @dataclass(frozen=True)
 class LossTerm:
     """A weighted loss on one model value. With `fused` set ("softmax", "log_softmax" or
-    "sigmoid"), the loss is computed from `input`, the producer's input, in one stable step."""
+    "sigmoid"), the loss is computed from `input`, the producer's input, in one stable step.
+    `target` names the data array; `target_value`, when set, is the model value the target is
+    read from instead: a target that is a preprocessed input compares with what the model sees."""
 
     op: str
     prediction: str
@@ -110,6 +113,7 @@ class LossTerm:
     attrs: Mapping[str, Any]
     fused: str | None
     span: Span
+    target_value: str | None = None
 
 
 @dataclass(frozen=True)
@@ -175,7 +179,7 @@ def format_program(program: Program) -> str:
     lines.append(f"  output {', '.join(g.outputs)}")
     lines.append("params")
     for p in g.params:
-        extra = "" if p.trainable else " frozen"
+        extra = " fitted" if p.fitted else "" if p.trainable else " frozen"
         if p.l1 or p.l2:
             extra += f" l1={show(p.l1)} l2={show(p.l2)}"
         lines.append(f"  {p.key}: float32[{', '.join(map(str, p.shape))}] init={p.init}{extra}")
@@ -183,6 +187,7 @@ def format_program(program: Program) -> str:
     lines.append("train")
     for loss in t.losses:
         fused = f" fused={loss.fused}" if loss.fused else ""
+        fused += f" target_value={loss.target_value}" if loss.target_value else ""
         attrs = f" {{{_attrs(loss.attrs)}}}" if loss.attrs else ""
         lines.append(
             f"  loss {loss.op}({loss.input}, target={loss.target}: {loss.target_type})"

@@ -1,6 +1,7 @@
 """The compiler's stages in order: text -> AST -> resolved names -> graph -> typed graph ->
-training configuration. Each stage collects every error it can; the pipeline stops after
-resolution if names failed, and otherwise reports everything at once."""
+training configuration -> graph with its preprocessing. Each stage collects every error it
+can; the pipeline stops after resolution if names failed, and otherwise reports everything at
+once."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from nnc.compiler.ir import Program
 from nnc.compiler.overrides import apply_overrides
 from nnc.compiler.parse import parse_source, read_source
 from nnc.compiler.passes.infer_shapes import infer_shapes
+from nnc.compiler.passes.insert_preprocessing import insert_preprocessing
 from nnc.compiler.resolve import resolve
 from nnc.compiler.source import Source, Span
 
@@ -35,6 +37,8 @@ def compile_source(source: Source, overrides: list[str] | tuple[str, ...] = ()) 
             raise CompileError(diags.items)
         graph = infer_shapes(build_ir(resolved, diags), diags)
         train = build_config(resolved, graph, diags)
+        if not diags.has_errors:
+            graph, train = insert_preprocessing(graph, train, diags)
     except RecursionError:
         # build_ast catches the deep nesting it meets; evaluation may meet it later.
         raise CompileError(

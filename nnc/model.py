@@ -7,8 +7,8 @@
     model.save("digits_model")                     # weights.npz + model.json + the spec
     nnc.load("specs/mlp_digits.nn").load("digits_model")
 
-A model keeps what inference needs besides weights: class labels read from string-labelled
-data and the standardization statistics of the training split."""
+A model keeps what inference needs besides its weights (which include the preprocessing's
+fitted statistics): the class labels read from string-labelled data."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import functools
 import hashlib
 import platform
 import time
+import warnings
 from dataclasses import replace
 from pathlib import Path
 
@@ -52,7 +53,6 @@ class Model:
         self.source = source
         self.plan = Plan(program.graph, program.train.losses)
         self.labels: dict[str, list[str]] = {}
-        self.standardizer = None
         self.history: list[dict] = []
         self.columns: dict[str, str] = {}  # loss target -> data column or array, when they differ
         self.summary: dict = {}  # the training summary, exported with the model
@@ -93,9 +93,6 @@ class Model:
         are looked up under `self.columns` (spec target -> the file's column or array name,
         `--target`) and come back under the spec's names."""
         return datasets.read(source, root, self.fields(), labels=labels, columns=self.columns)
-
-    def _preprocess(self, dataset):
-        return self.standardizer.apply(dataset) if self.standardizer is not None else dataset
 
     def _stratify(self) -> str | None:
         targets = [t.target for t in self.program.train.losses if t.op == "cross_entropy"]
@@ -163,6 +160,8 @@ class Model:
         self.plan.params.initialize(rng)
         if init_weights is not None:
             self.plan.params.load(_weights_from(init_weights), path=str(init_weights))
+        # The preprocessing's statistics always come from this run's training split.
+        self.plan.fit(train.arrays)
         trainer = Trainer(self.plan, config, train.arrays, validation_set and validation_set.arrays, rng)
         if meta is not None:
             _restore(trainer, weights, extra, meta)
@@ -220,11 +219,7 @@ class Model:
             validation = self.dataset(validation, labels=self.labels)
         elif t.validation_split:
             train, validation = datasets.split(train, t.validation_split, rng, stratify=self._stratify())
-        self.standardizer = (
-            datasets.Standardizer.fit(train, t.data.standardize) if t.data.standardize else None
-        )
-        train = self._preprocess(train)
-        return train, validation and self._preprocess(validation)
+        return train, validation
 
     def _check_resumable(self, run: RunDir, now: str, epochs: int, meta: dict) -> None:
         before = run.file("program.ir").read_text(encoding="utf-8") if run.file("program.ir").exists() else ""
@@ -253,10 +248,7 @@ class Model:
             "inputs": {i.name: str(i.type) for i in g.inputs},
             "outputs": {name: str(g.type_of(name)) for name in g.outputs},
             "labels": self.labels,
-            "standardize": {},
         }
-        if self.standardizer is not None:
-            info["standardize"] = {k: v.tolist() for k, v in self.standardizer.to_arrays().items()}
         return info
 
     def _summary(self, program, state, fingerprint: str, seconds: float, run: RunDir) -> dict:
@@ -285,18 +277,12 @@ class Model:
         """Weights from a run directory, a folder written by `save`, or a bare .npz file."""
         path = Path(path)
         folder = path if path.is_dir() else None
-        self.plan.params.load(_weights_from(path), path=str(path))
+        info = RunDir(folder).read_json("model.json") if folder and (folder / "model.json").exists() else {}
+        weights = _with_legacy_statistics(_weights_from(path), info, self.plan.params.values)
+        self.plan.params.load(weights, path=str(path))
         if folder is not None and (folder / "summary.json").exists():
             self.summary = RunDir(folder).read_json("summary.json")
-        if folder is not None and (folder / "model.json").exists():
-            info = RunDir(folder).read_json("model.json")
-            self.labels = info.get("labels", {})
-            stats = info.get("standardize") or {}
-            self.standardizer = (
-                datasets.Standardizer.from_arrays({k: np.asarray(v, np.float32) for k, v in stats.items()})
-                if stats
-                else None
-            )
+        self.labels = info.get("labels", self.labels)
         return self
 
     def save(self, path: str | Path) -> Path:
@@ -315,17 +301,23 @@ class Model:
         *,
         opset: int | None = None,
         outputs: tuple[str, ...] = (),
-        include_preprocessing: bool = False,
+        include_preprocessing: bool | None = None,
         verify: bool = True,
     ) -> Path:
-        """Writes the model as ONNX (inference mode, trained weights), after the export gate
-        (see runtime/onnx/gate.py) unless `verify` is False. `outputs` exports a sub-graph;
-        `include_preprocessing` folds the standardization in, so raw features go in."""
+        """Writes the model as ONNX (inference mode, trained weights, preprocessing included:
+        raw features go in), after the export gate (see runtime/onnx/gate.py) unless `verify`
+        is False. `outputs` exports a sub-graph. `include_preprocessing` is accepted for older
+        callers: the preprocessing is always part of the graph."""
         from nnc.runtime.onnx.export import export_file
         from nnc.runtime.onnx.metadata import Metadata, OutputKind
 
-        s = self.standardizer
-        stats = {name: (s.mean[name], s.std[name]) for name in s.mean} if s is not None else {}
+        if include_preprocessing is not None:
+            warnings.warn(
+                "export(include_preprocessing=...) is no longer needed: the preprocessing is "
+                "always part of the exported graph",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         inputs = {i.name for i in self.program.graph.inputs}
         meta = Metadata(
             spec_hash=_hash(self.ir_text()),
@@ -342,8 +334,6 @@ class Model:
                 if f.name not in inputs
             },
             summary=self.summary,
-            # When folded into the graph, predict must not apply the statistics a second time.
-            standardize={} if include_preprocessing else stats,
         )
         return export_file(
             path,
@@ -353,7 +343,6 @@ class Model:
             opset=opset,
             outputs=outputs,
             verify=verify,
-            standardize=stats if include_preprocessing else None,
         )
 
     def evaluate(self, data=None) -> dict:
@@ -363,7 +352,6 @@ class Model:
             dataset = self.read(self.program.train.data.test, self.root, self.labels)
         else:
             dataset = self.dataset(data, labels=self.labels)
-        dataset = self._preprocess(dataset)
         metrics = MetricSet(self.program.train.metrics, self.plan.losses)
         classifiers = [t for t in self.plan.losses if t.op.name in CLASSIFICATION_LOSSES]
         logs, predictions = evaluate(
@@ -398,8 +386,6 @@ class Model:
                     f"input {field.name} expects {field.type}. Received: shape {list(value.shape)}"
                 )
             arrays[field.name] = value
-        if self.standardizer is not None:
-            arrays = self.standardizer.apply_arrays(arrays)
         result = self._run(arrays, outputs)
         return next(iter(result.values())) if len(result) == 1 else result
 
@@ -476,6 +462,20 @@ def _weights_from(path) -> dict:
     if path.is_dir():
         path = path / "weights.npz"
     return read_checked(path)
+
+
+def _with_legacy_statistics(weights: dict, info: dict, wanted) -> dict:
+    """Weights of a run trained before standardization became an op: its statistics were kept
+    in model.json (`standardize.<input>.mean`/`.std`), not in the weights. They are the
+    standardize parameters `<input>.standardize.mean`/`.std` of today's program."""
+    out = dict(weights)
+    for key, value in (info.get("standardize") or {}).items():
+        _, _, rest = key.partition(".")
+        name, _, stat = rest.rpartition(".")
+        key = f"{name}.standardize.{stat}"
+        if key in wanted and key not in out:
+            out[key] = np.asarray(value, np.float32)
+    return out
 
 
 def _without_epochs(ir_text: str) -> str:

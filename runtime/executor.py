@@ -31,9 +31,14 @@ class LossStep:
     op: OpDef
     prediction: str  # the model value the user named (probs), for metrics
     input: str  # the value the loss reads: the logits when an activation was fused
-    target: str
+    target: str  # the data array
     weight: float
     attrs: Mapping
+    target_value: str | None = None  # a model value to read the target from instead (see ir.LossTerm)
+
+    def target_of(self, values: Mapping, feeds: Mapping) -> np.ndarray:
+        """The target array of a pass: the data, or the preprocessed input it names."""
+        return values[self.target_value] if self.target_value else feeds[self.target]
 
     @property
     def logits(self) -> bool:
@@ -59,7 +64,8 @@ class Plan:
         self.outputs = tuple(graph.outputs)
         self.params = params if params is not None else Parameters(graph.params)
         self.losses = tuple(
-            LossStep(OPS[t.op], t.prediction, t.input, t.target, t.weight, dict(t.attrs)) for t in losses
+            LossStep(OPS[t.op], t.prediction, t.input, t.target, t.weight, dict(t.attrs), t.target_value)
+            for t in losses
         )
         trainable = {k for k, p in self.params.specs.items() if p.trainable}
         # A value needs a gradient when it depends on a trainable parameter and reaches a loss.
@@ -85,6 +91,7 @@ class Plan:
             *self.outputs,
             *(loss.input for loss in self.losses),
             *(loss.prediction for loss in self.losses),
+            *(loss.target_value for loss in self.losses if loss.target_value),
         }
         self.train_steps = _pool_before_relu(self.steps, kept)
         backward = {s.name for s in steps if s.name in depends and s.name in reaches}
@@ -118,7 +125,9 @@ class Plan:
     def _losses(self, values, feeds, ctx: Context) -> tuple[list, list]:
         losses, caches = [], []
         for loss in self.losses:
-            value, cache = loss.op.forward(ctx, values[loss.input], feeds[loss.target], **loss.attrs)
+            value, cache = loss.op.forward(
+                ctx, values[loss.input], loss.target_of(values, feeds), **loss.attrs
+            )
             losses.append(value)
             caches.append(cache)
         return losses, caches
@@ -130,6 +139,21 @@ class Plan:
         losses, _ = self._losses(values, feeds, ctx)
         terms = [float(v) for v in losses]
         return Pass(sum(t * loss.weight for t, loss in zip(terms, self.losses, strict=True)), terms, values)
+
+    def fit(self, feeds: Mapping[str, np.ndarray]) -> None:
+        """Fits the preprocessing: each step whose op has `fit` computes its parameters from its
+        inputs over all of `feeds` (the training split), in graph order, so that a fitted step
+        after another sees the first one's fitted output."""
+        ctx = Context(training=False)
+        values = {name: feeds[name] for name in self.inputs}
+        last = max((i for i, step in enumerate(self.steps) if step.op.fit), default=-1)
+        for step in self.steps[: last + 1]:
+            args = [values[name] for name in step.inputs]
+            if step.op.fit is not None:
+                for key, fitted in zip(step.params, step.op.fit(*args, **step.attrs), strict=True):
+                    self.params.values[key][...] = fitted
+            args += [self.params.values[k] for k in step.params]
+            values[step.name], _ = step.op.forward(ctx, *args, **step.attrs)
 
     # ---- training ---------------------------------------------------------------------
     def gradients(self, feeds: Mapping[str, np.ndarray], rng: np.random.Generator) -> Pass:

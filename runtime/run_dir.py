@@ -3,8 +3,7 @@
     spec.nn          the spec as written (its main file)
     program.ir       the resolved program (`nnc check --ir`, overrides applied): what --resume
                      compares against to refuse a changed spec
-    model.json       what inference needs besides weights: inputs, outputs, class labels,
-                     standardization statistics
+    model.json       what inference needs besides weights: inputs, outputs, class labels
     metrics.csv      one row per finished epoch
     checkpoint.npz   the latest state: weights, optimizer state, RNG state, counters (below)
     weights.npz      the final weights (the best ones when early stopping restores them)

@@ -85,7 +85,7 @@ class MetricSet:
 
     def update(self, values: Mapping, feeds: Mapping) -> None:
         for _, metric, term in self.entries:
-            metric.update(values[term.prediction], feeds[term.target])
+            metric.update(values[term.prediction], term.target_of(values, feeds))
 
     def results(self, prefix: str = "") -> dict[str, float]:
         return {prefix + name: float(metric.result()) for name, metric, _ in self.entries}

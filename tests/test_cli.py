@@ -23,7 +23,7 @@ def test_check_prints_the_layer_table_and_totals():
     row = next(line for line in lines if line.strip().startswith("dense_1"))
     assert row.split() == ["dense_1", "dense", "[N,", "256]", "16,640"]
     # 64*256+256 + 256*128+128 + 128*10+10
-    assert "50,826 trainable, 0 non-trainable (198.5 KiB as float32)" in result.output
+    assert "50,826 trainable, 128 non-trainable (199 KiB as float32)" in result.output  # + mean, std
     assert "loss        cross_entropy(probs, target=label: int64[N]) x 1, fused with softmax" in result.output
 
 
@@ -34,7 +34,7 @@ def test_check_json_is_machine_readable():
     assert out["ok"] is True
     summary = out["summary"]
     assert summary["params"]["trainable"] == 50826
-    assert [r["name"] for r in summary["layers"]][:3] == ["image", "dropout_1", "dense_1"]
+    assert [r["name"] for r in summary["layers"]][:3] == ["image", "image.standardize", "dropout_1"]
     assert summary["flops_per_sample"] >= 2 * (64 * 256 + 256 * 128 + 128 * 10)
     assert summary["train"]["early_stopping"]["monitor"] == "val_loss"
 
@@ -60,7 +60,8 @@ def test_set_overrides_constants_and_settings():
         'data.test="other.csv"',
     )
     out = json.loads(result.stdout)
-    assert out["summary"]["layers"][2]["shape"] == ["N", 32]
+    dense_1 = next(r for r in out["summary"]["layers"] if r["name"] == "dense_1")
+    assert dense_1["shape"] == ["N", 32]
     assert out["summary"]["train"]["epochs"] == 3
     assert out["summary"]["train"]["optimizer"]["lr"] == 0.5
     assert out["summary"]["train"]["data"]["test"] == "other.csv"

@@ -4,7 +4,7 @@ data is refused with its code, line, column and a message that says expected and
 import numpy as np
 import pytest
 from conftest import ROOT
-from nnc.runtime.data import DataError, Dataset, Field, Standardizer, check, read, split
+from nnc.runtime.data import DataError, Dataset, Field, check, read, split
 
 SPECS = ROOT / "specs"
 IMAGE = Field("image", "float32", (64,))
@@ -357,7 +357,7 @@ def test_npy_mapping(tmp_path):
     refused("E403", {"x": "x.npy", "label": "nope.npy"}, tmp_path, [X3, CLASS])
 
 
-# --- split, standardize, fingerprint ---------------------------------------------------
+# --- split, fingerprint ---------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -386,28 +386,6 @@ def test_plain_split_and_too_few_samples(digits):
     with pytest.raises(DataError) as info:
         split(one, 0.5, np.random.default_rng(0))
     assert info.value.code == "E405"
-
-
-def test_standardizer_uses_training_statistics_only(digits):
-    train, val = split(digits, 0.2, np.random.default_rng(0), stratify="label")
-    s = Standardizer.fit(train, ["image"])
-    x = train.arrays["image"].astype(np.float64)
-    np.testing.assert_allclose(s.mean["image"], x.mean(axis=0), rtol=1e-6)
-    assert not np.allclose(s.mean["image"], digits.arrays["image"].mean(axis=0), rtol=1e-6)
-    assert (x[:, 0] == 0).all() and s.std["image"][0] == 1  # a constant pixel is only centered
-    out = s.apply(val)
-    assert out.arrays["image"].dtype == np.float32 and np.isfinite(out.arrays["image"]).all()
-    expected = (val.arrays["image"] - s.mean["image"]) / s.std["image"]
-    np.testing.assert_allclose(out.arrays["image"], expected, rtol=1e-6)
-    assert out.arrays["label"] is val.arrays["label"]
-    standardized = s.apply(train).arrays["image"]
-    varying = x.std(axis=0) > 0
-    np.testing.assert_allclose(standardized[:, varying].mean(axis=0), 0, atol=1e-5)
-    np.testing.assert_allclose(standardized[:, varying].std(axis=0), 1, atol=1e-4)
-    back = Standardizer.from_arrays({**s.to_arrays(), "dense_1.weight": np.zeros(3)})
-    assert set(s.to_arrays()) == {"standardize.image.mean", "standardize.image.std"}
-    np.testing.assert_array_equal(back.mean["image"], s.mean["image"])
-    np.testing.assert_array_equal(back.std["image"], s.std["image"])
 
 
 def test_fingerprint_changes_with_one_value(digits):

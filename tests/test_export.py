@@ -13,6 +13,7 @@ import onnx
 import pytest
 from conftest import ROOT
 from nnc.runtime.errors import RunError
+from nnc.runtime.files import read_npz
 from nnc.runtime.ops import OPS
 
 import nnc
@@ -40,13 +41,15 @@ def test_exported_model_is_valid_and_carries_its_metadata(digits, tmp_path):
         "probs"
     ]
     assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "N"
-    assert {i.name for i in proto.graph.initializer} >= {"dense_1.weight", "dense_3.bias"}
+    initializers = {i.name for i in proto.graph.initializer}
+    assert initializers >= {"dense_1.weight", "dense_3.bias", "image.standardize.mean"}
     assert all(
-        n.name.startswith(("dense_", "relu_", "dropout_", "probs", "Identity")) for n in proto.graph.node
+        n.name.startswith(("image.standardize", "dense_", "relu_", "dropout_", "probs", "Identity"))
+        for n in proto.graph.node
     )
     assert any("mlp_digits.nn:7:5" in n.doc_string for n in proto.graph.node)
     meta = {p.key: p.value for p in proto.metadata_props}
-    assert len(json.loads(meta["nnc.standardize"])["image"]["mean"]) == 64
+    assert "nnc.standardize" not in meta  # the standardization is in the graph
     assert json.loads(meta["nnc.outputs"])["probs"] == {
         "kind": "multiclass",
         "target": "label",
@@ -64,18 +67,23 @@ def test_predict_through_onnxruntime_equals_the_runtime(digits, tmp_path):
         np.testing.assert_allclose(nnc.predict(path, x[:n]), model.predict(x[:n]), rtol=1e-4, atol=1e-5)
 
 
-def test_include_preprocessing_folds_standardization_into_the_graph(digits, tmp_path):
+def test_the_graph_takes_raw_features_with_the_training_statistics(digits, tmp_path):
     import onnxruntime
 
-    model, _ = digits
-    path = model.export(tmp_path / "raw.onnx", include_preprocessing=True)
+    model, run = digits
+    path = model.export(tmp_path / "raw.onnx")
     x = model.read(model.program.train.data.test, model.root).arrays["image"][:9]
     session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     (probs,) = session.run(None, {"image": x})  # raw features straight in, no metadata needed
     np.testing.assert_allclose(probs, model.predict(x), rtol=1e-4, atol=1e-5)
-    meta = {p.key: p.value for p in onnx.load(path).metadata_props}
-    assert "nnc.standardize" not in meta  # predict must not standardize twice
-    np.testing.assert_allclose(nnc.predict(path, x), probs, rtol=1e-6)
+    stats = {i.name: onnx.numpy_helper.to_array(i) for i in onnx.load(path).graph.initializer}
+    trained = read_npz(run / "weights.npz")
+    np.testing.assert_array_equal(stats["image.standardize.mean"], trained["image.standardize.mean"])
+    assert (stats["image.standardize.std"] > 0).all()
+    # The flag older scripts pass is accepted, and changes nothing.
+    with pytest.warns(DeprecationWarning):
+        again = model.export(tmp_path / "again.onnx", include_preprocessing=True)
+    np.testing.assert_allclose(nnc.predict(again, x), probs, rtol=1e-6)
 
 
 @pytest.mark.parametrize(

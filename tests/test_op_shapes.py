@@ -41,6 +41,7 @@ def flops(name, *shapes, **given):
 
 # (op, input shapes, attributes, output shape); "N" is replaced by a concrete batch too
 CASES = [
+    ("standardize", [("N", 1, 8, 8)], {}, ("N", 1, 8, 8)),
     ("dense", [("N", 784)], {"units": 64}, ("N", 64)),
     ("conv1d", [("N", 3, 100)], {"filters": 8, "kernel": 5}, ("N", 8, 96)),
     (

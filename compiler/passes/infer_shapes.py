@@ -1,6 +1,6 @@
 """Static shape inference: walks the graph in order, asks each op for its parameters, its
-output shape and its output dtype, and builds the parameter table. A node whose inputs failed is skipped silently,
-so one mistake is reported once."""
+output shape and its output dtype, and builds the parameter table. A node whose inputs failed
+is skipped silently, so one mistake is reported once."""
 
 from __future__ import annotations
 
@@ -69,6 +69,7 @@ def infer_shapes(graph: Graph, diags: Diagnostics) -> Graph:
                     fan_in=spec.fan_in,
                     fan_out=spec.fan_out,
                     regularized=spec.regularized,
+                    fitted=op.fit is not None,
                 )
             )
         types[node.name] = TensorType(op.output_dtype(*(t.dtype for t in in_types), **attrs), tuple(out))

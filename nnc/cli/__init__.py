@@ -320,7 +320,8 @@ def _target_of(model, output: str) -> str:
 )
 @click.option("--opset", type=int, help="ONNX opset (default 17; 17 to 21).")
 @click.option("--outputs", help="Export a sub-graph ending at these values: NAME[,NAME...].")
-@click.option("--include-preprocessing", is_flag=True, help="Fold the input standardization into the graph.")
+# Accepted for scripts written when standardization was metadata; it is always in the graph now.
+@click.option("--include-preprocessing", is_flag=True, hidden=True)
 @click.option("--no-verify", is_flag=True, help="Skip the export gate (validity, shapes, parity).")
 @_SET
 def export(source, weights, output, opset, outputs, include_preprocessing, no_verify, overrides) -> None:
@@ -340,13 +341,16 @@ def export(source, weights, output, opset, outputs, include_preprocessing, no_ve
         if weights is None:
             raise click.UsageError("exporting a spec needs --weights RUN_DIR (or export the run directory)")
     default = Path(weights) / "model.onnx" if Path(weights).is_dir() else Path(Path(spec).stem + ".onnx")
+    if include_preprocessing:
+        click.echo(
+            "note: --include-preprocessing is no longer needed: the graph always takes raw inputs", err=True
+        )
     model = _load_model(spec, overrides).load(weights)
     names = tuple(n.strip() for n in outputs.split(",") if n.strip()) if outputs else ()
     path = model.export(
         output or default,
         opset=opset,
         outputs=names,
-        include_preprocessing=include_preprocessing,
         verify=not no_verify,
     )
     click.echo(f"wrote {path}" + ("" if no_verify else " (verified against the NumPy runtime)"), err=True)
@@ -370,7 +374,7 @@ def export(source, weights, output, opset, outputs, include_preprocessing, no_ve
 def predict(model_path, data, output, provider, list_providers, threads, batch_size) -> None:
     """Run MODEL.onnx (from `nnc export`) through onnxruntime on --data.
 
-    Class labels and input standardization come from the model's metadata. An unavailable
+    Class labels come from the model's metadata. An unavailable
     --provider is an error, never a silent fall-back to CPU."""
     from pathlib import Path
 

@@ -39,10 +39,8 @@ what the names alone show, the same code `read` runs first. Codes:
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from nnc.runtime.data.arrays import Arrays
 from nnc.runtime.data.csv_file import CsvFile
 from nnc.runtime.data.dataset import DataError, Dataset, Field, fields_of, shown_path, split
@@ -54,7 +52,6 @@ __all__ = [
     "DataError",
     "Dataset",
     "Field",
-    "Standardizer",
     "batches",
     "check",
     "fields_of",
@@ -142,54 +139,3 @@ def _existing(root: Path, name: str) -> Path:
     if not path.is_file():
         raise DataError("E403", f"data file `{name}` is not a file", path=shown_path(path))
     return path
-
-
-_STD_FLOOR = 1e-8
-
-
-@dataclass(frozen=True)
-class Standardizer:
-    """Per-feature x' = (x - mean) / std, the statistics taken over the samples (axis 0) of
-    the training data, one value per element of the per-sample shape. A feature whose std is
-    below 1e-8 (a constant pixel) gets std 1, so it is only centered."""
-
-    mean: dict[str, np.ndarray]
-    std: dict[str, np.ndarray]
-
-    @staticmethod
-    def fit(dataset: Dataset, names) -> Standardizer:
-        mean, std = {}, {}
-        for name in names:
-            x = dataset.arrays[name]
-            mean[name] = x.mean(axis=0, dtype=np.float64).astype(np.float32)
-            s = x.std(axis=0, dtype=np.float64)
-            std[name] = np.where(s < _STD_FLOOR, 1.0, s).astype(np.float32)
-        return Standardizer(mean, std)
-
-    def apply(self, dataset: Dataset) -> Dataset:
-        return Dataset(self.apply_arrays(dataset.arrays), dataset.n, dataset.labels, dataset.source)
-
-    def apply_arrays(self, arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-        out = dict(arrays)
-        for name, mean in self.mean.items():
-            out[name] = ((out[name] - mean) / self.std[name]).astype(np.float32, copy=False)
-        return out
-
-    def to_arrays(self) -> dict[str, np.ndarray]:
-        """For an .npz: `standardize.NAME.mean` and `standardize.NAME.std`."""
-        out = {}
-        for name in self.mean:
-            out[f"standardize.{name}.mean"] = self.mean[name]
-            out[f"standardize.{name}.std"] = self.std[name]
-        return out
-
-    @staticmethod
-    def from_arrays(arrays: Mapping[str, np.ndarray]) -> Standardizer:
-        """The inverse of `to_arrays`; other keys are ignored."""
-        mean, std = {}, {}
-        for key in arrays:
-            prefix, _, rest = key.partition(".")
-            name, _, stat = rest.rpartition(".")
-            if prefix == "standardize" and stat in ("mean", "std"):
-                (mean if stat == "mean" else std)[name] = np.asarray(arrays[key], dtype=np.float32)
-        return Standardizer(mean, std)

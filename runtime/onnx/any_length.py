@@ -16,11 +16,10 @@ from nnc.runtime.ops.base import Length, ShapeError
 def symbolic_shapes(program) -> dict[str, tuple]:
     """Every value's shape, with a `Length` wherever an any-length input's time axis flows;
     the static shapes when no input can take any length. A standardized input stays static:
-    its statistics are per position."""
+    its statistics are parameters shaped per position."""
     graph = program.graph
     static = {i.name: i.type.shape for i in graph.inputs} | {n.name: n.type.shape for n in graph.nodes}
-    standardized = set(program.train.data.standardize)
-    candidates = [i.name for i in graph.inputs if len(i.type.shape) >= 2 and i.name not in standardized]
+    candidates = [i.name for i in graph.inputs if len(i.type.shape) >= 2]
     shapes = _try(graph, candidates)
     if shapes is None:  # some input cannot: keep those that can on their own
         alone = [name for name in candidates if _try(graph, [name]) is not None]

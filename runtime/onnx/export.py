@@ -60,12 +60,10 @@ def to_onnx(
     *,
     opset: int = DEFAULT_OPSET,
     outputs: tuple[str, ...] = (),
-    standardize: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
     metadata: Metadata | None = None,
 ):
-    """(ModelProto, {IR value: ONNX value}). `standardize` maps input names to (mean, std)
-    folded into the graph, so raw features go in (`--include-preprocessing`). The value map
-    lets the export gate compare every layer when outputs diverge."""
+    """(ModelProto, {IR value: ONNX value}). The value map lets the export gate compare every
+    layer when outputs diverge."""
     from nnc.runtime.version import nnc_version
     from onnx import helper
 
@@ -82,11 +80,6 @@ def to_onnx(
             helper.make_tensor_value_info(i.name, DTYPES[i.type.dtype].onnx, declared(shapes[i.name]))
         )
         values[i.name] = i.name
-        if standardize and i.name in standardize:
-            mean, std = standardize[i.name]
-            g.layer, g.doc = f"standardize_{i.name}", f"(x - mean) / std of input {i.name}"
-            centered = g.node("Sub", [i.name, g.const(mean, np.float32, "mean")])
-            values[i.name] = g.node("Div", [centered, g.const(std, np.float32, "std")])
     for out in output_values:
         g.reserve(out)
     for node in needed_nodes(graph, output_values):
@@ -125,7 +118,6 @@ def export_file(
     opset: int | None = None,
     outputs: tuple[str, ...] = (),
     verify: bool = True,
-    standardize: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> Path:
     """Lowers `program` with `plan`'s weights, runs the export gate (runtime/onnx/gate.py)
     unless `verify` is False, and only then writes the file, atomically: a model that fails
@@ -138,12 +130,10 @@ def export_file(
         plan.params.to_dict(),
         opset=opset or DEFAULT_OPSET,
         outputs=outputs,
-        standardize=standardize,
         metadata=metadata,
     )
     if verify:
-        output_values = resolve_outputs(program.graph, outputs)
-        verify_model(model, values, program, plan, output_values, standardize=standardize)
+        verify_model(model, values, program, plan, resolve_outputs(program.graph, outputs))
     path = Path(path)
     write_atomic(path, lambda f: f.write(model.SerializeToString()))
     return path

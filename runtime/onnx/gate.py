@@ -59,7 +59,7 @@ def sample_inputs(
     return feeds
 
 
-def verify(model, values: dict[str, str], program, plan, outputs, standardize=None) -> None:
+def verify(model, values: dict[str, str], program, plan, outputs) -> None:
     """Raises RunError (E532) when the model fails any check; returns quietly otherwise."""
     import onnx
     import onnxruntime
@@ -81,14 +81,11 @@ def verify(model, values: dict[str, str], program, plan, outputs, standardize=No
     rng = np.random.default_rng(0)
     for batch, lengths in itertools.product(BATCH_SIZES, length_variants(graph, symbolic)):
         feeds = sample_inputs(graph, batch, lengths, rng)
-        runtime_feeds = dict(feeds)
-        for name, (mean, std) in (standardize or {}).items():
-            runtime_feeds[name] = ((feeds[name] - mean) / std).astype(np.float32)
-        expected = plan.run(runtime_feeds, outputs)
+        expected = plan.run(feeds, outputs)
         got = dict(zip(outputs, session.run(list(outputs), feeds), strict=True))
         for out in outputs:
             if not _close(got[out], expected[out]):
-                layer = _first_diverging(model, values, graph, plan, feeds, runtime_feeds)
+                layer = _first_diverging(model, values, graph, plan, feeds)
                 at = f"batch size {batch}" + "".join(f", {k} of length {n}" for k, n in lengths.items())
                 raise ExportMismatch(
                     f"onnxruntime and the NumPy runtime disagree on `{out}` at {at}"
@@ -101,7 +98,7 @@ def _close(a: np.ndarray, b: np.ndarray) -> bool:
     return a.dtype == b.dtype and a.shape == b.shape and np.allclose(a, b, rtol=RTOL, atol=ATOL)
 
 
-def _first_diverging(model, values, graph, plan, feeds, runtime_feeds) -> str | None:
+def _first_diverging(model, values, graph, plan, feeds) -> str | None:
     """Runs the model again with every layer's value as an output and compares in graph order."""
     import onnx
     import onnxruntime
@@ -116,5 +113,5 @@ def _first_diverging(model, values, graph, plan, feeds, runtime_feeds) -> str | 
             known.add(values[name])
     session = onnxruntime.InferenceSession(debug.SerializeToString(), providers=["CPUExecutionProvider"])
     got = dict(zip([values[n] for n in layers], session.run([values[n] for n in layers], feeds), strict=True))
-    expected = plan.run(runtime_feeds, layers)
+    expected = plan.run(feeds, layers)
     return next((n for n in layers if not _close(got[values[n]], expected[n])), None)

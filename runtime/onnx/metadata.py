@@ -8,10 +8,10 @@
     nnc.targets      {target: {"dtype", "shape", "classes"}}: the loss targets a data file may
                      hold besides the inputs (predict reads past them)
     nnc.summary      the training summary (summary.json of the run)
-    nnc.standardize  {input: {"mean": [...], "std": [...]}}: the input standardization, which
-                     files exported before it became part of the graph leave to predict
 
-Every value is a JSON string."""
+Every value is a JSON string. Files exported before the input standardization became part of
+the graph carry it as `nnc.standardize`, {input: {"mean": [...], "std": [...]}}: predict reads
+it and applies it, so those files still predict; export no longer writes it."""
 
 from __future__ import annotations
 
@@ -46,22 +46,17 @@ class Metadata:
     outputs: dict[str, OutputKind] = field(default_factory=dict)
     targets: dict[str, dict] = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
-    # (mean, std) per input, to apply before the graph: only in older files (see the docstring)
+    # (mean, std) per input, to apply before the graph: read from older files (see the docstring)
     standardize: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     def to_props(self) -> dict[str, str]:
-        props = {
+        return {
             SPEC_HASH: self.spec_hash,
             LABELS: json.dumps(self.labels),
             OUTPUTS: json.dumps({k: vars(v) for k, v in self.outputs.items()}),
             TARGETS: json.dumps(self.targets),
             SUMMARY: json.dumps(self.summary),
         }
-        if self.standardize:
-            props[STANDARDIZE] = json.dumps(
-                {k: {"mean": m.tolist(), "std": s.tolist()} for k, (m, s) in self.standardize.items()}
-            )
-        return props
 
     @staticmethod
     def from_props(props: Mapping[str, str], path: str) -> Metadata:

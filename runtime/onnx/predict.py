@@ -1,7 +1,8 @@
-"""Inference through onnxruntime: `nnc predict` and `nnc.predict`. Everything the model needs
-besides its inputs comes from the .onnx file's metadata: class labels, the input
-standardization (unless the export folded it into the graph) and the names and types of the
-targets a data file may also hold."""
+"""Inference through onnxruntime: `nnc predict` and `nnc.predict`. The graph takes raw inputs
+(its preprocessing is part of it); what else predict needs comes from the file's metadata
+(runtime/onnx/metadata.py): class labels, which outputs are classifiers, and the names and types
+of the targets a data file may also hold. A file exported before the preprocessing was part of
+the graph has its standardization applied from its metadata, as it was then."""
 
 from __future__ import annotations
 

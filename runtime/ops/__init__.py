@@ -37,11 +37,14 @@ from nnc.runtime.ops import (
     sequence_pool,
     sigmoid,
     softmax,
+    standardize,
     tanh,
 )
 from nnc.runtime.ops.base import OpDef
 
 _ALL: list[OpDef] = [
+    # fitted preprocessing, inserted by the compiler
+    standardize.OP,
     # layers with parameters
     dense.OP,
     *conv.OPS,

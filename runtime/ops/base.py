@@ -1,6 +1,7 @@
 """What an op is. Each op file defines one `OpDef` (or a few siblings made by one factory, as
-conv1d/conv2d) holding everything about the op: its arguments, parameters, shape rule, cost,
-forward and backward kernels and the samples its tests run on.
+conv1d/conv2d) holding everything about the op: its arguments, parameters, shape and dtype
+rules, cost, forward and backward kernels, ONNX lowering, the samples its tests run on and, for
+preprocessing, `fit` (its parameters computed from the training split).
 
 Shapes are tuples whose first entry is the batch dimension. The compiler passes the symbol "N"
 there, so a shape rule must carry x[0] through untouched and compute only on the other axes;
@@ -131,6 +132,10 @@ class OpDef:
     # the exporter see concrete values (attention's key_dim, a pool's default stride):
     # (*input_shapes, **attrs) -> {attr: value}
     derive: Callable[..., dict[str, Any]] | None = None
+    # Fitted preprocessing: (*data inputs over the whole training split, **attrs) -> the values
+    # of the op's parameters, in `params` order. A fitted op is inserted by the compiler (a
+    # `data { }` setting asks for it), never written as a layer; its parameters are not trained.
+    fit: Callable[..., tuple] | None = None
     forward: Callable[..., tuple[Any, Any]] | None = None  # (ctx, *inputs, **attrs) -> (y, cache)
     backward: Callable[..., tuple] | None = None  # (ctx, dy, cache, **attrs) -> input grads
     samples: Callable[..., Any] | None = None  # (rng) -> iterable of Sample
