@@ -26,9 +26,9 @@ from nnc.runtime import data as datasets
 from nnc.runtime.errors import RunError
 from nnc.runtime.executor import Plan
 from nnc.runtime.metrics import confusion_matrix
-from nnc.runtime.progress import Progress
-from nnc.runtime.run_dir import RunDir, read_checked
 from nnc.runtime.train import CLASSIFICATION_LOSSES, EVAL_BATCH, MetricSet, Trainer, batch_slices, evaluate
+from nnc.runtime.train.progress import Progress
+from nnc.runtime.train.run_dir import RunDir, read_checked
 
 
 def load(spec: str | Path, overrides: tuple[str, ...] = ()) -> Model:

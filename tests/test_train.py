@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from nnc.runtime.errors import RunError
 from nnc.runtime.files import read_npz
-from nnc.runtime.progress import Progress
 from nnc.runtime.train import Interrupted
+from nnc.runtime.train.progress import Progress
 
 import nnc
 

@@ -20,8 +20,8 @@ import types
 
 import numpy as np
 import pytest
-from nnc.runtime import progress as progress_module
-from nnc.runtime.progress import Progress
+from nnc.runtime.train import progress as progress_module
+from nnc.runtime.train.progress import Progress
 
 TIMEOUT = 60  # seconds; every subprocess is bounded, so a hang fails instead of blocking CI
 

@@ -241,8 +241,8 @@ def train(
 
     On a terminal each epoch shows a live progress bar; otherwise one line per epoch. Ctrl-C
     saves a checkpoint and exits with 130; `--resume RUN_DIR` continues exactly from it."""
-    from nnc.runtime.progress import Progress
     from nnc.runtime.train import Interrupted
+    from nnc.runtime.train.progress import Progress
 
     if resume is not None and out is not None:
         raise click.UsageError("--resume continues the run in its own directory; leave out --out")
