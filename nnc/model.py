@@ -13,10 +13,8 @@ fitted statistics): the class labels read from string-labelled data."""
 from __future__ import annotations
 
 import functools
-import hashlib
-import platform
-import time
 import warnings
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -26,9 +24,11 @@ from nnc.runtime import data as datasets
 from nnc.runtime.errors import RunError
 from nnc.runtime.executor import Plan
 from nnc.runtime.metrics import confusion_matrix
-from nnc.runtime.train import CLASSIFICATION_LOSSES, EVAL_BATCH, MetricSet, Trainer, batch_slices, evaluate
+from nnc.runtime.train import Callback, TrainJob, train_run
+from nnc.runtime.train.evaluate import CLASSIFICATION_LOSSES, EVAL_BATCH, MetricSet, batch_slices, evaluate
 from nnc.runtime.train.progress import Progress
-from nnc.runtime.train.run_dir import RunDir, read_checked
+from nnc.runtime.train.run import program_hash
+from nnc.runtime.train.run_dir import RunDir, read_weights
 
 
 def load(spec: str | Path, overrides: tuple[str, ...] = ()) -> Model:
@@ -127,87 +127,34 @@ class Model:
         resume: str | Path | None = None,
         init_weights: str | Path | None = None,
         progress: Progress | None = None,
+        callbacks: Sequence[Callback] = (),
     ) -> dict:
         """Train, writing a run directory (`out`, or runs/<spec name>), and return its summary.
         `overwrite` replaces a run already in `out`. With `resume`, continue the run in that
-        directory exactly where it stopped."""
+        directory exactly where it stopped. `callbacks` are listeners on the training loop
+        (nnc.runtime.train.Callback); one may end training with `trainer.stop(reason)`."""
         program = self.configured(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
-        config = program.train
-        ir = self.ir_text(program)
-        progress = progress or Progress(_null_stream(), verbosity=0)
-        run = (
-            RunDir(resume)
-            if resume is not None
-            else RunDir.fresh(out, Path(program.path).stem, overwrite=overwrite)
+        job = TrainJob(
+            self.plan,
+            program.train,
+            Path(program.path).stem,
+            program.path,
+            self.source,
+            self.ir_text(program),
+            self._model_info(),
         )
-        meta = None
-        if resume is not None:
-            weights, extra, meta = run.load_checkpoint()
-            self._check_resumable(run, ir, program.train.epochs, meta)
-            if meta.get("finished"):
-                progress.info(f"{run.path}: {meta['finished']}; nothing to resume")
-                return run.read_json("summary.json")
-        rng = np.random.default_rng(config.seed)
-        train, validation_set = self._training_data(program, data, validation, rng)
-        fingerprint = train.fingerprint()
-        if meta is not None and meta["data"] != fingerprint:
-            raise RunError(
-                "E513",
-                "the training data differ from the data the run started with",
-                path=str(run.path),
-                help="resume with the same data, or start a new run",
-            )
-        self.plan.params.initialize(rng)
-        if init_weights is not None:
-            self.plan.params.load(_weights_from(init_weights), path=str(init_weights))
-        # The preprocessing's statistics always come from this run's training split.
-        self.plan.fit(train.arrays)
-        trainer = Trainer(self.plan, config, train.arrays, validation_set and validation_set.arrays, rng)
-        if meta is not None:
-            _restore(trainer, weights, extra, meta)
-            progress.info(f"resuming {run.path} in epoch {meta['epoch'] + 1} after {meta['step']} steps")
-        else:
-            run.write_text("spec.nn", self.source)
-            run.write_text("program.ir", ir)
-            run.write_json("model.json", self._model_info())
-        n_val = validation_set.n if validation_set is not None else 0
-        progress.detail(
-            f"{self.plan.params.count} parameters; {train.n} training samples, {n_val} validation; "
-            f"run directory {run.path}"
+        result = train_run(
+            job,
+            lambda rng: self._training_data(program, data, validation, rng),
+            out=out,
+            overwrite=overwrite,
+            resume=resume,
+            init_weights=init_weights,
+            progress=progress,
+            callbacks=callbacks,
         )
-        spec_hash = _hash(ir)
-        started = time.perf_counter()
-
-        def save(state, finished: str | None = None) -> None:
-            _save_checkpoint(run, trainer, spec_hash, fingerprint, finished)
-
-        def on_step(state, batch, batches, loss):
-            progress.step(state.epoch + 1, config.epochs, batch, batches, loss)
-
-        def on_epoch(state, logs, seconds):
-            logs["seconds"] = round(seconds, 3)
-            save(state)
-            run.write_metrics(state.history)
-            progress.epoch_end(state.epoch, config.epochs, logs, seconds)
-            progress.epoch_start()
-
-        progress.epoch_start()
-        state = trainer.fit(on_step=on_step, on_epoch=on_epoch, on_interrupt=save)
-        self.history = state.history
-        reason = (
-            f"stopped early at epoch {state.epoch} (best epoch {state.best_epoch})"
-            if state.stopped_early
-            else f"finished {state.epoch} of {config.epochs} epochs"
-        )
-        save(state, finished=reason)
-        if trainer.restore_best():
-            reason += f"; restored the weights of epoch {state.best_epoch}"
-        run.write_weights(self.plan.params.to_dict())
-        summary = self._summary(program, state, fingerprint, time.perf_counter() - started, run)
-        self.summary = summary
-        run.write_json("summary.json", summary)
-        progress.info(f"{reason}; weights in {run.file('weights.npz')}")
-        return summary
+        self.history, self.summary, self.labels = result.history, result.summary, result.labels
+        return result.summary
 
     def _training_data(self, program, data, validation, rng):
         t = program.train
@@ -221,26 +168,6 @@ class Model:
             train, validation = datasets.split(train, t.validation_split, rng, stratify=self._stratify())
         return train, validation
 
-    def _check_resumable(self, run: RunDir, now: str, epochs: int, meta: dict) -> None:
-        before = run.file("program.ir").read_text(encoding="utf-8") if run.file("program.ir").exists() else ""
-        if _without_epochs(before) != _without_epochs(now):
-            import difflib
-
-            changed = [
-                line
-                for line in difflib.unified_diff(before.splitlines(), now.splitlines(), lineterm="", n=0)
-                if line[:1] in "+-" and line[:3] not in ("+++", "---")
-            ]
-            raise RunError(
-                "E514",
-                f"the spec changed since {run.path} started; changed lines of the program:\n  "
-                + "\n  ".join(changed[:12]),
-                path=str(run.path),
-                help="resume with the spec the run started with, or start a new run with --out",
-            )
-        if meta.get("finished") and meta.get("stopped_early") is False and epochs > meta["epoch"]:
-            meta["finished"] = None  # more epochs were asked for: train on
-
     def _model_info(self) -> dict:
         g = self.program.graph
         info = {
@@ -251,34 +178,13 @@ class Model:
         }
         return info
 
-    def _summary(self, program, state, fingerprint: str, seconds: float, run: RunDir) -> dict:
-        from nnc.runtime.version import nnc_version
-
-        t = program.train
-        return {
-            "spec": program.path,
-            "run_dir": str(run.path),
-            "epochs_run": state.epoch,
-            "stopped_early": state.stopped_early,
-            "best_epoch": state.best_epoch,
-            "best": state.best,
-            "monitor": t.early_stopping.monitor if t.early_stopping else None,
-            "final": state.history[-1] if state.history else {},
-            "seed": t.seed,
-            "steps": state.step,
-            "seconds": round(seconds, 3),
-            "parameters": self.plan.params.count,
-            "data_fingerprint": fingerprint,
-            "versions": {"nnc": nnc_version(), "numpy": np.__version__, "python": platform.python_version()},
-        }
-
     # ---- using a trained model ----------------------------------------------------------
     def load(self, path: str | Path) -> Model:
         """Weights from a run directory, a folder written by `save`, or a bare .npz file."""
         path = Path(path)
         folder = path if path.is_dir() else None
         info = RunDir(folder).read_json("model.json") if folder and (folder / "model.json").exists() else {}
-        weights = _with_legacy_statistics(_weights_from(path), info, self.plan.params.values)
+        weights = _with_legacy_statistics(read_weights(path), info, self.plan.params.values)
         self.plan.params.load(weights, path=str(path))
         if folder is not None and (folder / "summary.json").exists():
             self.summary = RunDir(folder).read_json("summary.json")
@@ -320,7 +226,7 @@ class Model:
             )
         inputs = {i.name for i in self.program.graph.inputs}
         meta = Metadata(
-            spec_hash=_hash(self.ir_text()),
+            spec_hash=program_hash(self.ir_text()),
             labels=self.labels,
             outputs={
                 term.prediction: OutputKind(
@@ -411,59 +317,6 @@ class Model:
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
-# ---- checkpoints ----------------------------------------------------------------------
-def _save_checkpoint(run: RunDir, trainer: Trainer, spec_hash: str, fingerprint: str, finished) -> None:
-    state = trainer.state
-    extra = {f"optimizer:{k}": v for k, v in trainer.optimizer.state().items()}
-    if state.order is not None:
-        extra["state:order"] = state.order
-    for key, value in (state.best_weights or {}).items():
-        extra[f"best:{key}"] = value
-    meta = {
-        "spec_hash": spec_hash,
-        "data": fingerprint,
-        "epoch": state.epoch,
-        "step": state.step,
-        "batch": state.batch,
-        "sums": state.sums,
-        "history": state.history,
-        "best": state.best,
-        "best_epoch": state.best_epoch,
-        "wait": state.wait,
-        "stopped_early": state.stopped_early,
-        "finished": finished,
-        "rng": trainer.rng.bit_generator.state,
-        "schedule": trainer.schedule.state(),
-        "metrics": trainer.metrics.state(),
-    }
-    run.save_checkpoint(trainer.plan.params.to_dict(), extra, meta)
-
-
-def _restore(trainer: Trainer, weights: dict, extra: dict, meta: dict) -> None:
-    trainer.plan.params.load(weights, path="checkpoint.npz")
-    trainer.optimizer.load_state(
-        {k.removeprefix("optimizer:"): v for k, v in extra.items() if k.startswith("optimizer:")}
-    )
-    best = {k.removeprefix("best:"): v for k, v in extra.items() if k.startswith("best:")}
-    state = trainer.state
-    state.epoch, state.step, state.batch = meta["epoch"], meta["step"], meta["batch"]
-    state.order = extra.get("state:order")
-    state.sums, state.history = meta["sums"], meta["history"]
-    state.best, state.best_epoch, state.wait = meta["best"], meta["best_epoch"], meta["wait"]
-    state.best_weights = best or None
-    state.stopped_early = meta["stopped_early"]
-    trainer.rng.bit_generator.state = meta["rng"]
-    trainer.schedule.load_state(meta["schedule"])
-    trainer.metrics.load_state(meta["metrics"])
-
-
-def _weights_from(path) -> dict:
-    path = Path(path)
-    if path.is_dir():
-        path = path / "weights.npz"
-    return read_checked(path)
-
-
 def _with_legacy_statistics(weights: dict, info: dict, wanted) -> dict:
     """Weights of a run trained before standardization became an op: its statistics were kept
     in model.json (`standardize.<input>.mean`/`.std`), not in the weights. They are the
@@ -476,19 +329,3 @@ def _with_legacy_statistics(weights: dict, info: dict, wanted) -> dict:
         if key in wanted and key not in out:
             out[key] = np.asarray(value, np.float32)
     return out
-
-
-def _without_epochs(ir_text: str) -> str:
-    import re
-
-    return re.sub(r"epochs=\d+ ", "", ir_text)
-
-
-def _hash(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def _null_stream():
-    import io
-
-    return io.StringIO()

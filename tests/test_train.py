@@ -3,6 +3,7 @@ is exact, early stopping restores the best weights, and a non-finite loss is cau
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 from nnc.runtime.errors import RunError
 from nnc.runtime.files import read_npz
-from nnc.runtime.train import Interrupted
+from nnc.runtime.train import Callback, Interrupted
 from nnc.runtime.train.progress import Progress
 
 import nnc
@@ -132,6 +133,71 @@ def test_resuming_with_a_changed_spec_is_refused(spec, tmp_path):
     assert e.value.code == "E514"
     assert "+  dense_1: float32[N, 24]" in e.value.message
     assert "-  dense_1: float32[N, 16]" in e.value.message
+
+
+def test_resuming_with_other_data_is_refused(spec, tmp_path):
+    nnc.load(spec).fit(out=tmp_path / "run", epochs=2)
+    write_blobs(tmp_path, seed=1)  # the same file name, other samples
+    with pytest.raises(RunError) as e:
+        nnc.load(spec).fit(resume=tmp_path / "run", epochs=4)
+    assert e.value.code == "E513" and "differ from the data the run started with" in e.value.message
+
+
+class Recorder(Callback):
+    """Records every event it hears, and stops training at a step or an epoch's end."""
+
+    def __init__(self, stop_at_step=None, stop_after_epoch=None):
+        self.events, self.stop_at_step, self.stop_after_epoch = [], stop_at_step, stop_after_epoch
+
+    def on_train_begin(self, trainer):
+        self.events.append("train_begin")
+
+    def on_epoch_begin(self, trainer, epoch):
+        self.events.append(f"epoch_begin {epoch}")
+
+    def on_step_end(self, trainer, step, logs):
+        assert np.isfinite(logs["loss"]) and 1 <= logs["batch"] <= logs["batches"] == 12
+        if step == self.stop_at_step:
+            trainer.stop(f"stopped by the recorder at step {step}")
+
+    def on_epoch_end(self, trainer, epoch, logs):
+        self.events.append(f"epoch_end {epoch} {sorted(logs)}")
+        if epoch == self.stop_after_epoch:
+            trainer.stop("stopped by the recorder")
+
+    def on_train_end(self, trainer):
+        self.events.append(f"train_end {trainer.state.epoch} {trainer.interrupted}")
+
+
+def test_a_callback_hears_every_event_and_stops_training_at_an_epoch_end(spec, tmp_path):
+    recorder = Recorder(stop_after_epoch=1)
+    summary = nnc.load(spec).fit(out=tmp_path / "run", callbacks=[recorder])
+    logs = "['accuracy', 'epoch', 'loss', 'lr', 'seconds', 'val_accuracy', 'val_loss']"
+    assert recorder.events == [
+        "train_begin",
+        "epoch_begin 0",
+        f"epoch_end 0 {logs}",
+        "epoch_begin 1",
+        f"epoch_end 1 {logs}",
+        "train_end 2 False",
+    ]
+    assert summary["epochs_run"] == 2 and summary["stopped_early"] is True
+    assert len((tmp_path / "run" / "metrics.csv").read_text().splitlines()) == 1 + 2
+    assert (tmp_path / "run" / "weights.npz").exists()
+    # The run is finished: resuming it, even with more epochs, trains nothing more.
+    before = weights(tmp_path / "run")
+    again = nnc.load(spec).fit(resume=tmp_path / "run", epochs=10)
+    assert again["epochs_run"] == 2 and same_weights(before, weights(tmp_path / "run"))
+
+
+def test_a_callback_stops_training_after_a_step_inside_an_epoch(spec, tmp_path):
+    model = nnc.load(spec)
+    summary = model.fit(out=tmp_path / "run", callbacks=[Recorder(stop_at_step=15)])
+    assert summary["steps"] == 15 and summary["epochs_run"] == 1  # 12 steps per epoch
+    assert len(model.history) == 1
+    checkpoint = read_npz(tmp_path / "run" / "checkpoint.npz")
+    meta = json.loads(str(checkpoint["state:meta"]))
+    assert (meta["batch"], meta["finished"]) == (3, "stopped by the recorder at step 15")
 
 
 def test_early_stopping_restores_the_best_weights(tmp_path):

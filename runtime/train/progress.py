@@ -1,20 +1,27 @@
-"""What `nnc train` shows while it works. On a terminal: one live bar per epoch (step, loss,
-ETA) redrawn at most ten times a second, replaced by the epoch's line when it ends. Anywhere
-else (a log file, a pipe, CI): only the plain per-epoch lines, so a log never fills with
-carriage returns. NO_COLOR turns colour off; quiet shows nothing but errors."""
+"""What `nnc train` shows while it works, a listener on the training loop like any other. On a
+terminal: one live bar per epoch (step, loss, ETA) redrawn at most ten times a second, replaced
+by the epoch's line when it ends. Anywhere else (a log file, a pipe, CI): only the plain
+per-epoch lines, so a log never fills with carriage returns. NO_COLOR turns colour off; quiet
+shows nothing but errors."""
 
 from __future__ import annotations
 
+import io
 import os
 import time
+
+from nnc.runtime.train.callbacks import Callback
 
 BAR_WIDTH = 24
 REDRAW_EVERY = 0.1  # seconds
 
 
-class Progress:
+class Progress(Callback):
     def __init__(self, stream, *, verbosity: int = 1, live: bool | None = None):
-        """verbosity: 0 quiet, 1 normal, 2 verbose. live: draw the bar (default: stream is a tty)."""
+        """stream: where to write (None: nowhere). verbosity: 0 quiet, 1 normal, 2 verbose.
+        live: draw the bar (default: stream is a tty)."""
+        if stream is None:
+            stream, verbosity = io.StringIO(), 0
         self.stream = stream
         self.verbosity = verbosity
         self.live = stream.isatty() if live is None else live
@@ -23,6 +30,19 @@ class Progress:
         self.drawn = 0.0
         self.bar = False  # a bar is on screen, its line not yet ended
 
+    # ---- the loop's events -------------------------------------------------------------
+    def on_epoch_begin(self, trainer, epoch: int) -> None:
+        self.epoch_start()
+
+    def on_step_end(self, trainer, step: int, logs: dict) -> None:
+        self.step(
+            trainer.state.epoch + 1, trainer.config.epochs, logs["batch"], logs["batches"], logs["loss"]
+        )
+
+    def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
+        self.epoch_end(epoch + 1, trainer.config.epochs, logs, logs["seconds"])
+
+    # ---- drawing ---------------------------------------------------------------------
     def info(self, message: str) -> None:
         if self.verbosity >= 1:
             self._write(message + "\n")

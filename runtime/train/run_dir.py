@@ -131,6 +131,13 @@ class RunDir:
         write_atomic(self.file(name), lambda f: f.write(data))
 
 
+def read_weights(path: str | Path) -> dict:
+    """The weights of a run directory (its weights.npz), a folder written by Model.save, or a
+    bare .npz file."""
+    path = Path(path)
+    return read_checked(path / "weights.npz" if path.is_dir() else path)
+
+
 def read_checked(path: Path) -> dict:
     """An .npz file's arrays, or a located refusal if it is missing, torn or holds objects."""
     try:

@@ -1,0 +1,137 @@
+"""Listeners on the training loop. Everything that reacts to training, the trainer's own
+machinery included, is one of these: the learning-rate schedule, early stopping, checkpoints,
+metrics.csv, the progress display (runtime/train/progress.py) and a user's callbacks.
+
+A listener overrides the hooks it needs. Each gets the Trainer, whose `state` says where
+training is (runtime/train/state.py), and may end training with `trainer.stop(reason)`:
+
+    on_train_begin(trainer)
+    on_epoch_begin(trainer, epoch)        epoch: its index, from 0 (as Keras)
+    on_step_end(trainer, step, logs)      step: optimizer steps done; logs: loss, batch, batches
+    on_epoch_end(trainer, epoch, logs)    logs: the epoch's row of metrics.csv (1-based "epoch")
+    on_train_end(trainer)                 after the last epoch, a stop or a Ctrl-C
+                                          (trainer.interrupted); not after an error
+
+A listener with state that an interrupted run must get back (early stopping's best value)
+returns it from `checkpoint_state` as (JSON values, arrays) and takes it in `restore_state`."""
+
+from __future__ import annotations
+
+from nnc.runtime.schedules import make_schedule
+
+
+class Callback:
+    def on_train_begin(self, trainer) -> None:
+        pass
+
+    def on_epoch_begin(self, trainer, epoch: int) -> None:
+        pass
+
+    def on_step_end(self, trainer, step: int, logs: dict) -> None:
+        pass
+
+    def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
+        pass
+
+    def on_train_end(self, trainer) -> None:
+        pass
+
+    def checkpoint_state(self) -> tuple[dict, dict]:
+        return {}, {}
+
+    def restore_state(self, meta: dict, arrays: dict) -> None:
+        pass
+
+
+class LearningRateSchedule(Callback):
+    """Sets the epoch's learning rate when it begins; a schedule that reacts to a metric
+    (reduce_on_plateau) sees the epoch's logs when it ends."""
+
+    def __init__(self, config, base_lr: float):
+        self.schedule = make_schedule(config, base_lr)
+
+    def on_epoch_begin(self, trainer, epoch: int) -> None:
+        trainer.lr = self.schedule.lr(epoch)
+
+    def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
+        self.schedule.observe(epoch, logs)
+
+    def checkpoint_state(self) -> tuple[dict, dict]:
+        return {"schedule": self.schedule.state()}, {}
+
+    def restore_state(self, meta: dict, arrays: dict) -> None:
+        self.schedule.load_state(meta["schedule"])
+
+
+class EarlyStopping(Callback):
+    """Stops after `patience` epochs without an improvement of the monitored value larger than
+    `min_delta`; with `restore_best` it keeps the best epoch's weights, which `restore_best`
+    puts back once training has ended (after the final checkpoint, which keeps the last)."""
+
+    def __init__(self, config):
+        self.config = config  # the IR's EarlyStopping: monitor, mode, patience, min_delta, restore_best
+        self.best: float | None = None
+        self.best_epoch: int | None = None  # 1-based
+        self.best_weights: dict | None = None
+        self.wait = 0  # epochs since the best
+
+    def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
+        c = self.config
+        value = logs[c.monitor]
+        if self.best is None or (
+            value < self.best - c.min_delta if c.mode == "min" else value > self.best + c.min_delta
+        ):
+            self.best, self.best_epoch, self.wait = value, epoch + 1, 0
+            if c.restore_best:
+                self.best_weights = trainer.plan.params.to_dict()
+            return
+        self.wait += 1
+        if self.wait >= c.patience:
+            trainer.stop(f"stopped early at epoch {epoch + 1} (best epoch {self.best_epoch})")
+
+    def restore_best(self, params) -> bool:
+        """The best epoch's weights back in `params` when the spec asks for them, whether or not
+        stopping triggered."""
+        if not self.config.restore_best or self.best_weights is None:
+            return False
+        params.load(self.best_weights, path="best weights")
+        return True
+
+    def checkpoint_state(self) -> tuple[dict, dict]:
+        meta = {"best": self.best, "best_epoch": self.best_epoch, "wait": self.wait}
+        return meta, {f"best:{k}": v for k, v in (self.best_weights or {}).items()}
+
+    def restore_state(self, meta: dict, arrays: dict) -> None:
+        self.best, self.best_epoch, self.wait = meta["best"], meta["best_epoch"], meta["wait"]
+        best = {k.removeprefix("best:"): v for k, v in arrays.items() if k.startswith("best:")}
+        self.best_weights = best or None
+
+
+class Checkpoints(Callback):
+    """A checkpoint after every epoch, and one when training ends (marked finished unless it was
+    interrupted): the weights, the trainer's state and every listener's, the spec hash and the
+    data fingerprint (runtime/train/run_dir.py lays it out)."""
+
+    def __init__(self, run, spec_hash: str, fingerprint: str):
+        self.run, self.spec_hash, self.fingerprint = run, spec_hash, fingerprint
+
+    def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
+        self.save(trainer, finished=None)
+
+    def on_train_end(self, trainer) -> None:
+        self.save(trainer, finished=None if trainer.interrupted else trainer.end_reason())
+
+    def save(self, trainer, finished: str | None) -> None:
+        meta, arrays = trainer.checkpoint_state()
+        meta.update(spec_hash=self.spec_hash, data=self.fingerprint, finished=finished)
+        self.run.save_checkpoint(trainer.plan.params.to_dict(), arrays, meta)
+
+
+class MetricsLog(Callback):
+    """metrics.csv: one row per finished epoch, rewritten whole after each."""
+
+    def __init__(self, run):
+        self.run = run
+
+    def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
+        self.run.write_metrics(trainer.state.history)

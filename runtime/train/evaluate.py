@@ -1,0 +1,86 @@
+"""Measuring a model on a data set: the metrics the spec lists, bound to the losses they apply
+to, and one inference pass over a whole set in large batches (validation, `nnc eval`)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from nnc.runtime.errors import RunError
+from nnc.runtime.executor import Plan
+from nnc.runtime.metrics import CLASSIFICATION_METRICS, make_metric
+
+CLASSIFICATION_LOSSES = {"cross_entropy": "multiclass", "binary_cross_entropy": "binary"}
+EVAL_BATCH = 1024  # inference batches: large for speed, bounded for memory
+
+
+class MetricSet:
+    """The metrics the spec lists, bound to the loss terms they apply to. A metric is named
+    plainly when it applies to one output, `<output>_<metric>` when to several."""
+
+    def __init__(self, configs, losses):
+        self.entries = []  # (name, metric, loss step)
+        for config in configs:
+            if config.name in CLASSIFICATION_METRICS:
+                terms = [t for t in losses if t.op.name in CLASSIFICATION_LOSSES]
+            else:
+                # mae/mse/rmse measure regression outputs; on a classifier alone they compare
+                # its probabilities with the one-hot target (mse is then the Brier score).
+                terms = [t for t in losses if t.op.name not in CLASSIFICATION_LOSSES] or list(losses)
+            if not terms:
+                raise RunError("E502", f"metric `{config.name}` applies to none of the model's losses")
+            for term in terms:
+                kind = CLASSIFICATION_LOSSES.get(term.op.name, "regression")
+                name = config.name if len(terms) == 1 else f"{term.prediction}_{config.name}"
+                self.entries.append((name, make_metric(config, logits=term.logits, kind=kind), term))
+
+    @property
+    def names(self) -> list[str]:
+        return [name for name, _, _ in self.entries]
+
+    def reset(self) -> None:
+        for _, metric, _ in self.entries:
+            metric.reset()
+
+    def update(self, values: Mapping, feeds: Mapping) -> None:
+        for _, metric, term in self.entries:
+            metric.update(values[term.prediction], term.target_of(values, feeds))
+
+    def results(self, prefix: str = "") -> dict[str, float]:
+        return {prefix + name: float(metric.result()) for name, metric, _ in self.entries}
+
+    def state(self) -> list[dict]:
+        return [metric.state() for _, metric, _ in self.entries]
+
+    def load_state(self, states: list[dict]) -> None:
+        for (_, metric, _), state in zip(self.entries, states, strict=True):
+            metric.load_state(state)
+
+
+def batch_slices(n: int, batch_size: int) -> list[slice]:
+    return [slice(start, min(start + batch_size, n)) for start in range(0, n, batch_size)]
+
+
+def take(arrays: Mapping[str, np.ndarray], index) -> dict[str, np.ndarray]:
+    return {name: array[index] for name, array in arrays.items()}
+
+
+def evaluate(plan: Plan, data: Mapping, metrics: MetricSet, prefix: str = "", keep=()) -> tuple[dict, dict]:
+    """Loss and metrics over a whole data set, in inference mode and in large batches; the
+    loss is the sample-weighted mean of batch means. The weight penalties are part of the
+    training loss (they are what is minimized) but not of this one, which measures the fit.
+    Also returns the values named in `keep`, over the whole set, from the same pass."""
+    n = len(next(iter(data.values())))
+    metrics.reset()
+    total = 0.0
+    kept = {name: [] for name in keep}
+    for part in batch_slices(n, EVAL_BATCH):
+        feeds = take(data, part)
+        result = plan.evaluate(feeds)
+        total += result.loss * (part.stop - part.start)
+        metrics.update(result.values, feeds)
+        for name in keep:
+            kept[name].append(result.values[name])
+    logs = {prefix + "loss": total / n}
+    logs.update(metrics.results(prefix))
+    return logs, {name: np.concatenate(parts) for name, parts in kept.items()}

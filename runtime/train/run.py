@@ -1,0 +1,173 @@
+"""A training run in its directory, from its start (or its resumption) to the final weights and
+summary: the one entry point the command line, the Python API and sweeps train through. It
+owns the run directory (runtime/train/run_dir.py), the checks that make resuming exact (the
+same program, the same data), the order in which the one random generator is used, and the
+listeners every run has; the caller brings the compiled program and a way to read its data."""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import platform
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from nnc.runtime.data import Dataset
+from nnc.runtime.errors import RunError
+from nnc.runtime.executor import Plan
+from nnc.runtime.train.callbacks import Callback, Checkpoints, EarlyStopping, LearningRateSchedule, MetricsLog
+from nnc.runtime.train.loop import Trainer
+from nnc.runtime.train.progress import Progress
+from nnc.runtime.train.run_dir import RunDir, read_weights
+from nnc.runtime.version import nnc_version
+
+
+@dataclass(frozen=True)
+class TrainJob:
+    """What a run trains, besides its data."""
+
+    plan: Plan
+    config: Any  # the IR's TrainConfig, with any overrides applied
+    name: str  # the run directory is runs/<name> unless one is given
+    spec_path: str
+    spec_text: str  # saved as spec.nn
+    program_text: str  # the resolved program, saved as program.ir: resuming refuses another
+    model_info: dict  # saved as model.json, with the class labels the training data give
+
+
+@dataclass(frozen=True)
+class RunResult:
+    summary: dict
+    history: list[dict]
+    labels: dict[str, list[str]]
+
+
+# (rng) -> (training data, validation data or None); the split draws from the generator first
+ReadData = Callable[[np.random.Generator], tuple[Dataset, Dataset | None]]
+
+
+def train_run(
+    job: TrainJob,
+    read_data: ReadData,
+    *,
+    out: str | Path | None = None,
+    overwrite: bool = False,
+    resume: str | Path | None = None,
+    init_weights: str | Path | None = None,
+    progress: Progress | None = None,
+    callbacks: Sequence[Callback] = (),
+) -> RunResult:
+    """Trains a new run in `out` (runs/<name> by default; `overwrite` replaces a run there), or
+    continues the run in `resume` exactly where it stopped. `callbacks` listen after the
+    schedule and early stopping, before the checkpoint of each epoch."""
+    progress = progress or Progress(None, verbosity=0)
+    config = job.config
+    run = RunDir(resume) if resume is not None else RunDir.fresh(out, job.name, overwrite=overwrite)
+    meta = None
+    if resume is not None:
+        weights, arrays, meta = run.load_checkpoint()
+        _check_resumable(run, job.program_text, config.epochs, meta)
+        if meta["finished"]:
+            progress.info(f"{run.path}: {meta['finished']}; nothing to resume")
+            labels = run.read_json("model.json").get("labels", {})
+            return RunResult(run.read_json("summary.json"), meta["history"], labels)
+    rng = np.random.default_rng(config.seed)
+    train, validation = read_data(rng)
+    fingerprint = train.fingerprint()
+    if meta is not None and meta["data"] != fingerprint:
+        raise RunError(
+            "E513",
+            "the training data differ from the data the run started with",
+            path=str(run.path),
+            help="resume with the same data, or start a new run",
+        )
+    params = job.plan.params
+    params.initialize(rng)
+    if init_weights is not None:
+        params.load(read_weights(init_weights), path=str(init_weights))
+    job.plan.fit(train.arrays)  # the preprocessing's statistics always come from this run's data
+    schedule = LearningRateSchedule(config.optimizer.params.get("schedule"), config.optimizer.params["lr"])
+    early = EarlyStopping(config.early_stopping) if config.early_stopping else None
+    listeners = [
+        schedule,
+        *([early] if early else []),
+        *callbacks,
+        Checkpoints(run, program_hash(job.program_text), fingerprint),
+        MetricsLog(run),
+        progress,
+    ]
+    trainer = Trainer(job.plan, config, train.arrays, validation and validation.arrays, rng, listeners)
+    if meta is not None:
+        trainer.restore_state(weights, meta, arrays)
+        progress.info(f"resuming {run.path} in epoch {meta['epoch'] + 1} after {meta['step']} steps")
+    else:
+        run.write_text("spec.nn", job.spec_text)
+        run.write_text("program.ir", job.program_text)
+        run.write_json("model.json", {**job.model_info, "labels": train.labels})
+    n_val = validation.n if validation is not None else 0
+    progress.detail(
+        f"{params.count} parameters; {train.n} training samples, {n_val} validation; run directory {run.path}"
+    )
+    started = time.perf_counter()
+    state = trainer.fit()
+    reason = trainer.end_reason()
+    if early is not None and early.restore_best(params):
+        reason += f"; restored the weights of epoch {early.best_epoch}"
+    run.write_weights(params.to_dict())
+    summary = _summary(job, trainer, early, fingerprint, time.perf_counter() - started, run)
+    run.write_json("summary.json", summary)
+    progress.info(f"{reason}; weights in {run.file('weights.npz')}")
+    return RunResult(summary, state.history, dict(train.labels))
+
+
+def program_hash(program_text: str) -> str:
+    """The 16-hex-digit sha256 of a resolved program: a checkpoint's and an export's spec hash."""
+    return hashlib.sha256(program_text.encode("utf-8")).hexdigest()[:16]
+
+
+def _check_resumable(run: RunDir, now: str, epochs: int, meta: dict) -> None:
+    before = run.file("program.ir").read_text(encoding="utf-8") if run.file("program.ir").exists() else ""
+    if _without_epochs(before) != _without_epochs(now):
+        changed = [
+            line
+            for line in difflib.unified_diff(before.splitlines(), now.splitlines(), lineterm="", n=0)
+            if line[:1] in "+-" and line[:3] not in ("+++", "---")
+        ]
+        raise RunError(
+            "E514",
+            f"the spec changed since {run.path} started; changed lines of the program:\n  "
+            + "\n  ".join(changed[:12]),
+            path=str(run.path),
+            help="resume with the spec the run started with, or start a new run with --out",
+        )
+    if meta.get("finished") and meta.get("stopped_early") is False and epochs > meta["epoch"]:
+        meta["finished"] = None  # more epochs were asked for: train on
+
+
+def _without_epochs(ir_text: str) -> str:
+    return re.sub(r"epochs=\d+ ", "", ir_text)
+
+
+def _summary(job: TrainJob, trainer: Trainer, early, fingerprint: str, seconds: float, run: RunDir) -> dict:
+    state, config = trainer.state, job.config
+    return {
+        "spec": job.spec_path,
+        "run_dir": str(run.path),
+        "epochs_run": state.epoch,
+        "stopped_early": trainer.stop_reason is not None,
+        "best_epoch": early.best_epoch if early else None,
+        "best": early.best if early else None,
+        "monitor": config.early_stopping.monitor if early else None,
+        "final": state.history[-1] if state.history else {},
+        "seed": config.seed,
+        "steps": state.step,
+        "seconds": round(seconds, 3),
+        "parameters": job.plan.params.count,
+        "data_fingerprint": fingerprint,
+        "versions": {"nnc": nnc_version(), "numpy": np.__version__, "python": platform.python_version()},
+    }
