@@ -49,7 +49,6 @@ DATA = Signature(
         Arg("standardize", Anything(), False),
     ),
 )
-_FUSIONS = {"cross_entropy": ("softmax", "log_softmax"), "binary_cross_entropy": ("sigmoid",)}
 
 
 def _section_args(section: ast.Section | None, diags: Diagnostics, calls: dict[str, Signature]):
@@ -138,7 +137,7 @@ class _ConfigBuilder:
         attrs = {a.name: bound[a.name] for a in op.attrs}
         producer = self.graph.producer(prediction)
         fused, loss_input = None, prediction
-        if producer is not None and producer.op in _FUSIONS.get(name, ()):
+        if producer is not None and producer.op in op.absorbs:
             if attrs.get("from_logits") is True:
                 self.diags.error(
                     "E305",
@@ -147,10 +146,7 @@ class _ConfigBuilder:
                     help="remove from_logits: the compiler fuses the activation into the loss",
                 )
                 return None
-            if producer.op != "sigmoid" and producer.attrs.get("axis", -1) not in (
-                -1,
-                len(pred_type.shape) - 1,
-            ):
+            if producer.attrs.get("axis", -1) not in (-1, len(pred_type.shape) - 1):
                 self.diags.error("E305", f"{name} needs {producer.op} over the last axis", call.span)
                 return None
             fused, loss_input = producer.op, producer.inputs[0]
@@ -355,7 +351,7 @@ def build_config(resolved: Resolved, graph: Graph, diags: Diagnostics) -> TrainC
         if bound["metrics"]
         else ()
     )
-    classifier = any(t.op in _FUSIONS for t in losses)
+    classifier = any(OPS[t.op].classifier for t in losses)
     for m in metrics:
         if m.name in CLASSIFICATION_METRICS and losses and not classifier:
             diags.error(

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from nnc.compiler.source import Span
+from nnc.runtime.ops import OPS
 from nnc.runtime.schema import Named, show
 
 BATCH = "N"  # the symbolic batch dimension, always axis 0
@@ -91,9 +92,13 @@ class Graph:
         return next((n for n in self.nodes if n.name == value), None)
 
     def vocabulary(self, value: str) -> int | None:
-        """How many token ids `value` may hold, [0, vocab): the smallest vocab of the embeddings
-        reading it; None when no embedding does."""
-        vocabs = (n.attrs["vocab"] for n in self.nodes if n.op == "embedding" and n.inputs[0] == value)
+        """How many token ids `value` may hold, [0, n): the smallest index limit of the ops
+        reading it (an embedding's vocab); None when no op limits it."""
+        vocabs = (
+            OPS[n.op].index_limit(**n.attrs)
+            for n in self.nodes
+            if OPS[n.op].index_limit is not None and n.inputs[0] == value
+        )
         return min(vocabs, default=None)
 
 

@@ -25,7 +25,7 @@ from nnc.runtime.errors import RunError
 from nnc.runtime.executor import Plan
 from nnc.runtime.metrics import confusion_matrix
 from nnc.runtime.train import Callback, TrainJob, train_run
-from nnc.runtime.train.evaluate import CLASSIFICATION_LOSSES, EVAL_BATCH, MetricSet, batch_slices, evaluate
+from nnc.runtime.train.evaluate import EVAL_BATCH, MetricSet, batch_slices, evaluate
 from nnc.runtime.train.progress import Progress
 from nnc.runtime.train.run import program_hash
 from nnc.runtime.train.run_dir import RunDir, read_weights
@@ -95,7 +95,7 @@ class Model:
         return datasets.read(source, root, self.fields(), labels=labels, columns=self.columns)
 
     def _stratify(self) -> str | None:
-        targets = [t.target for t in self.program.train.losses if t.op == "cross_entropy"]
+        targets = [t.target for t in self.plan.losses if t.op.trains == "multiclass"]
         return targets[0] if len(targets) == 1 else None
 
     # ---- training -----------------------------------------------------------------------
@@ -229,9 +229,7 @@ class Model:
             spec_hash=program_hash(self.ir_text()),
             labels=self.labels,
             outputs={
-                term.prediction: OutputKind(
-                    CLASSIFICATION_LOSSES.get(term.op.name, "regression"), term.target, term.logits
-                )
+                term.prediction: OutputKind(term.op.trains, term.target, term.logits)
                 for term in self.plan.losses
             },
             targets={
@@ -259,7 +257,7 @@ class Model:
         else:
             dataset = self.dataset(data, labels=self.labels)
         metrics = MetricSet(self.program.train.metrics, self.plan.losses)
-        classifiers = [t for t in self.plan.losses if t.op.name in CLASSIFICATION_LOSSES]
+        classifiers = [t for t in self.plan.losses if t.op.classifier]
         logs, predictions = evaluate(
             self.plan, dataset.arrays, metrics, keep=[t.prediction for t in classifiers]
         )
@@ -267,7 +265,7 @@ class Model:
         for term in classifiers:
             prediction = predictions[term.prediction]
             target = dataset.arrays[term.target]
-            if CLASSIFICATION_LOSSES[term.op.name] == "multiclass":
+            if term.op.trains == "multiclass":
                 predicted, n_classes = prediction.argmax(-1), prediction.shape[-1]
             else:
                 predicted, n_classes = (prediction > (0.0 if term.logits else 0.5)).astype(np.int64), 2

@@ -43,9 +43,9 @@ class LossStep:
     @property
     def logits(self) -> bool:
         """Whether the named prediction holds logits rather than probabilities: no activation
-        was fused, and the loss reads logits (cross_entropy always, bce with from_logits)."""
-        reads_logits = self.op.name == "cross_entropy" or bool(self.attrs.get("from_logits"))
-        return self.prediction == self.input and reads_logits
+        was fused, and the loss reads logits (its op says when)."""
+        reads = self.op.reads_logits is not None and self.op.reads_logits(**self.attrs)
+        return self.prediction == self.input and reads
 
 
 @dataclass

@@ -70,3 +70,32 @@ def test_the_runtime_imports_nothing_from_the_compiler():
     assert len(runtime) > 40
     for module, path in runtime:
         assert not [n for n in nnc_imports(path) if layer_of(n) != "nnc.runtime"], module
+
+
+def string_constants(path):
+    """The string literals of a file that are not docstrings."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    docs = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.FunctionDef | ast.ClassDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and id(n) not in docs]
+
+
+def test_facts_about_losses_live_in_their_op_files():
+    """What a loss trains, which activations it absorbs and whether it reads logits are parts
+    of its OpDef: nothing outside runtime/ops decides them by the loss's name."""
+    from nnc.runtime.ops import OPS
+
+    losses = [op for op in OPS.values() if op.is_loss]
+    assert {op.trains for op in losses} == {"multiclass", "binary", "regression"}
+    named = {op.name for op in losses if op.classifier} | {a for op in losses for a in op.absorbs}
+    assert {a for op in losses for a in op.absorbs} <= set(OPS)
+    for module, path in modules():
+        if module.startswith("nnc.runtime.ops"):
+            continue
+        assert not named & set(string_constants(path)), module

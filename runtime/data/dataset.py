@@ -72,6 +72,8 @@ def fields_of(graph, losses) -> list[Field]:
     """The arrays a data set must provide for a program (its graph and loss terms, read, never
     imported): every input, and each loss target that is not an input (an autoencoder's target
     is its input). Token ids must index every embedding they feed."""
+    from nnc.runtime.ops import OPS  # only here: predict reads data without the op registry
+
     out = []
     for i in graph.inputs:
         vocab = graph.vocabulary(i.name)
@@ -81,7 +83,7 @@ def fields_of(graph, losses) -> list[Field]:
         if term.target in seen:
             continue
         seen.add(term.target)
-        classes = graph.type_of(term.prediction).shape[-1] if term.op == "cross_entropy" else None
+        classes = graph.type_of(term.prediction).shape[-1] if OPS[term.op].trains == "multiclass" else None
         t = term.target_type
         out.append(Field(term.target, t.dtype, tuple(t.shape[1:]), classes))
     return out

@@ -128,6 +128,16 @@ class OpDef:
     is_loss: bool = False
     # losses: (prediction shape, **attrs) -> target type
     target: Callable[..., tuple[str, Shape]] | None = None
+    # losses: the kind of output they train: multiclass (class indices), binary or regression
+    trains: str = "regression"
+    # losses: the activations whose output they read as logits instead, in one stable step
+    # (softmax into cross_entropy); the compiler fuses them
+    absorbs: tuple[str, ...] = ()
+    # losses: (**attrs) -> whether the prediction is read as logits; None: never
+    reads_logits: Callable[..., bool] | None = None
+    # (**attrs) -> n: the op's int64 input holds indices in [0, n) (an embedding's vocab); the
+    # data checks refuse others
+    index_limit: Callable[..., int] | None = None
     # Attributes the compiler resolves from the input shapes, so that the IR, the runtime and
     # the exporter see concrete values (attention's key_dim, a pool's default stride):
     # (*input_shapes, **attrs) -> {attr: value}
@@ -142,6 +152,11 @@ class OpDef:
     # (g: runtime.onnx_graph.OnnxGraph, *input value names, **attrs) -> output value name;
     # inference semantics (dropout is the identity). Losses have none: they are not exported.
     to_onnx: Callable[..., str] | None = None
+
+    @property
+    def classifier(self) -> bool:
+        """A loss that trains classes (its metrics: accuracy, top_k; its output: probabilities)."""
+        return self.trains != "regression"
 
     def input_dtype(self, index: int) -> str:
         return self.input_dtypes[min(index, len(self.input_dtypes) - 1)]

@@ -72,6 +72,9 @@ OP = OpDef(
     inputs=("prediction",),
     is_loss=True,
     target=same_target,
+    trains="binary",
+    absorbs=("sigmoid",),
+    reads_logits=lambda *, from_logits, class_weights: bool(from_logits),
     attrs=(
         Arg("from_logits", Optional(Bool()), None, "prediction is logits; none: decided by the compiler"),
         Arg("class_weights", Optional(FloatList()), None, "weights of (negative, positive)"),

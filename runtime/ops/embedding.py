@@ -73,6 +73,7 @@ OP = OpDef(
         Arg("padding_index", Optional(Int(0)), None, "an index whose vector is zero and never trained"),
     ),
     params=params,
+    index_limit=lambda *, vocab, dim, padding_index: vocab,
     forward=forward,
     backward=backward,
     to_onnx=to_onnx,

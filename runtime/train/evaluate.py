@@ -10,7 +10,6 @@ from nnc.runtime.errors import RunError
 from nnc.runtime.executor import Plan
 from nnc.runtime.metrics import CLASSIFICATION_METRICS, make_metric
 
-CLASSIFICATION_LOSSES = {"cross_entropy": "multiclass", "binary_cross_entropy": "binary"}
 EVAL_BATCH = 1024  # inference batches: large for speed, bounded for memory
 
 
@@ -22,17 +21,18 @@ class MetricSet:
         self.entries = []  # (name, metric, loss step)
         for config in configs:
             if config.name in CLASSIFICATION_METRICS:
-                terms = [t for t in losses if t.op.name in CLASSIFICATION_LOSSES]
+                terms = [t for t in losses if t.op.classifier]
             else:
                 # mae/mse/rmse measure regression outputs; on a classifier alone they compare
                 # its probabilities with the one-hot target (mse is then the Brier score).
-                terms = [t for t in losses if t.op.name not in CLASSIFICATION_LOSSES] or list(losses)
+                terms = [t for t in losses if not t.op.classifier] or list(losses)
             if not terms:
                 raise RunError("E502", f"metric `{config.name}` applies to none of the model's losses")
             for term in terms:
-                kind = CLASSIFICATION_LOSSES.get(term.op.name, "regression")
                 name = config.name if len(terms) == 1 else f"{term.prediction}_{config.name}"
-                self.entries.append((name, make_metric(config, logits=term.logits, kind=kind), term))
+                self.entries.append(
+                    (name, make_metric(config, logits=term.logits, kind=term.op.trains), term)
+                )
 
     @property
     def names(self) -> list[str]:
