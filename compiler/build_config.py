@@ -14,7 +14,7 @@ from nnc.runtime import data
 from nnc.runtime.metrics import CLASSIFICATION_METRICS, METRICS
 from nnc.runtime.ops import OPS
 from nnc.runtime.ops.base import ShapeError
-from nnc.runtime.optim import OPTIMIZERS
+from nnc.runtime.optim import DEFAULT_OPTIMIZER, OPTIMIZERS
 from nnc.runtime.schema import Arg, Bool, Choice, Float, Int, Named, Optional, Signature, Symbol, Table
 
 TRAIN = Signature(
@@ -205,10 +205,10 @@ class _ConfigBuilder:
         item = self.resolved.optimizer
         if item is None:
             return Named(
-                "adam",
+                DEFAULT_OPTIMIZER,
                 {
                     a.name: a.kind.check(a.default) if a.default is not None else None
-                    for a in OPTIMIZERS["adam"].args
+                    for a in OPTIMIZERS[DEFAULT_OPTIMIZER].args
                 },
             )
         name = item.call.name.text

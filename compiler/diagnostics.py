@@ -60,6 +60,10 @@ class CompileError(Exception):
         super().__init__(f"{len(diagnostics)} diagnostic(s)")
         self.diagnostics = diagnostics
 
+    def __str__(self) -> str:
+        # A Python caller sees what the command line would print.
+        return "\n".join(render_text(d) for d in self.diagnostics)
+
 
 def _location(span: Span | None, path: str | None = None) -> str:
     if span is None:

@@ -1,6 +1,8 @@
 """`--set KEY=VALUE` overrides, applied to the AST before resolution so that an overridden
 value is checked exactly like one written in the spec. KEY is a constant name, or
-`train.KEY`, `data.KEY`, `optimizer.KEY`; VALUE is any spec expression."""
+`train.KEY`, `data.KEY`, `optimizer.KEY` (the spec's optimizer, or the default one when it
+names none); VALUE is any spec expression. This is the one way settings are overridden: the
+command line's --set and --epochs, and the Python API's fit(epochs=..., lr=...), all come here."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from nnc.compiler.diagnostics import CompileError, Diagnostic, Diagnostics
 from nnc.compiler.evaluate import EvalFailed, evaluate
 from nnc.compiler.parse import parse_expr
 from nnc.compiler.source import Source, Span
+from nnc.runtime.optim import DEFAULT_OPTIMIZER
 
 _KEY = re.compile(r"^(?:(train|data|optimizer)\.)?([A-Za-z_][A-Za-z0-9_]*)$")
 
@@ -56,16 +59,10 @@ def apply_overrides(spec: ast.Spec, overrides: list[str], source: Source) -> tup
             continue
         if section == "optimizer":
             index = next((i for i, it in enumerate(items) if isinstance(it, ast.Optimizer)), None)
-            if index is None:
-                raise CompileError(
-                    [
-                        Diagnostic(
-                            "E202",
-                            "--set optimizer.KEY: the spec has no optimizer",
-                            help="add `optimizer adam(lr=1e-3)` to the spec",
-                        )
-                    ]
-                )
+            if index is None:  # the default optimizer, adam, with this argument
+                default = ast.Ident(DEFAULT_OPTIMIZER, value.span)
+                items.append(ast.Optimizer(ast.Call(default, (), (), value.span), value.span))
+                index = len(items) - 1
             call = items[index].call
             kwargs = tuple(k for k in call.kwargs if k.name.text != name)
             items[index] = replace(

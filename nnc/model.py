@@ -13,9 +13,9 @@ fitted statistics): the class labels read from string-labelled data."""
 from __future__ import annotations
 
 import functools
+import json
 import warnings
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -44,13 +44,15 @@ def load(spec: str | Path, overrides: tuple[str, ...] = ()) -> Model:
     else:
         compiled = compile_source(Source("<string>", text), overrides)
         source = text
-    return Model(compiled.program, source)
+    return Model(compiled.program, source, overrides)
 
 
 class Model:
-    def __init__(self, program, source: str):
+    def __init__(self, program, source: str, overrides: tuple[str, ...] = ()):
+        """`program` compiled from `source` with `overrides` (--set KEY=VALUE)."""
         self.program = program
         self.source = source
+        self.overrides = tuple(overrides)
         self.plan = Plan(program.graph, program.train.losses)
         self.labels: dict[str, list[str]] = {}
         self.history: list[dict] = []
@@ -100,18 +102,21 @@ class Model:
 
     # ---- training -----------------------------------------------------------------------
     def configured(self, *, epochs=None, batch_size=None, lr=None, seed=None):
-        """The program with command-line settings applied (they win over the spec's)."""
-        t = self.program.train
-        changes = {}
-        if epochs is not None:
-            changes["epochs"] = epochs
-        if batch_size is not None:
-            changes["batch_size"] = batch_size
-        if seed is not None:
-            changes["seed"] = seed
-        if lr is not None:
-            changes["optimizer"] = replace(t.optimizer, params={**t.optimizer.params, "lr": lr})
-        return replace(self.program, train=replace(t, **changes)) if changes else self.program
+        """The program with these settings overriding the spec's, checked exactly as `--set`
+        is: `fit(lr=-1)` raises the CompileError `--set optimizer.lr=-1` reports."""
+        from nnc.compiler.pipeline import compile_source
+        from nnc.compiler.source import Source
+
+        settings = {
+            "train.epochs": epochs,
+            "train.batch_size": batch_size,
+            "optimizer.lr": lr,
+            "train.seed": seed,
+        }
+        extra = tuple(f"{key}={_spec_literal(v)}" for key, v in settings.items() if v is not None)
+        if not extra:
+            return self.program
+        return compile_source(Source(self.program.path, self.source), self.overrides + extra).program
 
     def fit(
         self,
@@ -313,6 +318,16 @@ class Model:
             self.plan.run({k: v[s] for k, v in arrays.items()}, outputs) for s in batch_slices(n, EVAL_BATCH)
         ]
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _spec_literal(value) -> str:
+    """A Python value as spec text, for an override: numbers exactly (repr keeps every digit),
+    strings quoted; anything else as Python shows it, for the compiler to refuse located."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return repr(value)
 
 
 def _with_legacy_statistics(weights: dict, info: dict, wanted) -> dict:

@@ -48,6 +48,7 @@ _BETAS = (
     Arg("epsilon", Float(0, min_open=True), 1e-8),
 )
 
+DEFAULT_OPTIMIZER = "adam"  # when a spec names none
 OPTIMIZERS: dict[str, Signature] = {
     "sgd": Signature(
         "sgd",

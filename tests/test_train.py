@@ -9,6 +9,7 @@ import signal
 
 import numpy as np
 import pytest
+from nnc.compiler.diagnostics import CompileError
 from nnc.runtime.errors import RunError
 from nnc.runtime.files import read_npz
 from nnc.runtime.train import Callback, Interrupted
@@ -198,6 +199,38 @@ def test_a_callback_stops_training_after_a_step_inside_an_epoch(spec, tmp_path):
     checkpoint = read_npz(tmp_path / "run" / "checkpoint.npz")
     meta = json.loads(str(checkpoint["state:meta"]))
     assert (meta["batch"], meta["finished"]) == (3, "stopped by the recorder at step 15")
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "key"),
+    [("lr", -1, "optimizer.lr"), ("epochs", -2, "train.epochs"), ("batch_size", 0, "train.batch_size")],
+)
+def test_fit_settings_are_checked_like_set_overrides(spec, tmp_path, setting, value, key):
+    """fit(lr=-1) trained eleven epochs of gradient ascent, fit(epochs=-2) wrote a finished
+    run of random weights and fit(batch_size=0) was a raw ValueError: each is now the very
+    diagnostic `--set` gives, and no run directory is made."""
+    with pytest.raises(CompileError) as from_fit:
+        nnc.load(spec).fit(out=tmp_path / "run", **{setting: value})
+    with pytest.raises(CompileError) as from_set:
+        nnc.load(spec, (f"{key}={value}",))
+    assert [d.code for d in from_fit.value.diagnostics] == ["E303"]
+    assert str(from_fit.value) == str(from_set.value)
+    assert f"--set {key}:1:1: error[E303]" in str(from_fit.value) and f"{setting}={value}" in str(
+        from_fit.value
+    )
+    assert not (tmp_path / "run").exists()
+
+
+def test_fit_settings_apply_like_the_spec_and_need_no_optimizer_in_it(tmp_path):
+    write_blobs(tmp_path)
+    spec = tmp_path / "plain.nn"
+    spec.write_text(SPEC.replace("optimizer adam(lr=0.01)\n", ""))
+    model = nnc.load(spec)
+    summary = model.fit(out=tmp_path / "run", epochs=2, lr=0.01, batch_size=20, seed=5)
+    assert summary["epochs_run"] == 2 and summary["seed"] == 5 and summary["steps"] == 2 * 9
+    program = (tmp_path / "run" / "program.ir").read_text()
+    assert "optimizer adam(lr=0.01, " in program and "batch_size=20" in program
+    assert model.program.train.epochs == 6  # the model's own program is unchanged
 
 
 def test_early_stopping_restores_the_best_weights(tmp_path):

@@ -194,7 +194,7 @@ def _load_model(spec: str, overrides: tuple[str, ...]):
     click.get_current_context().find_root().layer_spans = {
         n.name: n.span for n in compiled.program.graph.nodes
     }
-    return Model(compiled.program, open(spec, encoding="utf-8").read())
+    return Model(compiled.program, open(spec, encoding="utf-8").read(), overrides)
 
 
 @main.command()
