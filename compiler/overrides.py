@@ -6,6 +6,7 @@ command line's --set and --epochs, and the Python API's fit(epochs=..., lr=...),
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import replace
 from typing import Any
@@ -36,6 +37,24 @@ def _parse_one(text: str) -> tuple[str | None, str, ast.Expr]:
     section, name = match.groups()
     source = Source(f"--set {key.strip()}", value.strip())
     return section, name, parse_expr(source)
+
+
+def setting_overrides(settings: dict[str, Any]) -> tuple[str, ...]:
+    """Python values as `--set KEY=VALUE` texts, for the API's fit(epochs=..., lr=...): numbers
+    exactly (repr keeps every digit), booleans as spec words, strings quoted; anything else as
+    Python shows it, for the compiler to refuse, located. None values are left out."""
+    out = []
+    for key, value in settings.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, str):
+            text = json.dumps(value)
+        else:
+            text = repr(value)
+        out.append(f"{key}={text}")
+    return tuple(out)
 
 
 def _with_setting(section: ast.Section, name: str, value: ast.Expr) -> ast.Section:

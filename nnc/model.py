@@ -13,7 +13,6 @@ fitted statistics): the class labels read from string-labelled data."""
 from __future__ import annotations
 
 import functools
-import json
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,12 +22,11 @@ import numpy as np
 from nnc.runtime import data as datasets
 from nnc.runtime.errors import RunError
 from nnc.runtime.executor import Plan
-from nnc.runtime.metrics import confusion_matrix
 from nnc.runtime.train import Callback, TrainJob, train_run
-from nnc.runtime.train.evaluate import EVAL_BATCH, MetricSet, batch_slices, evaluate
+from nnc.runtime.train.evaluate import EVAL_BATCH, batch_slices, measure
 from nnc.runtime.train.progress import Progress
 from nnc.runtime.train.run import program_hash
-from nnc.runtime.train.run_dir import RunDir, read_weights
+from nnc.runtime.train.run_dir import RunDir, read_saved_model
 
 
 def load(spec: str | Path, overrides: tuple[str, ...] = ()) -> Model:
@@ -44,15 +42,26 @@ def load(spec: str | Path, overrides: tuple[str, ...] = ()) -> Model:
     else:
         compiled = compile_source(Source("<string>", text), overrides)
         source = text
-    return Model(compiled.program, source, overrides)
+    return Model(compiled.program, source, overrides, compiled.warnings)
+
+
+def spec_of_run(run_dir: str | Path) -> Path:
+    """The spec a run directory was trained with: the file model.json names while it exists,
+    else the run's own copy, spec.nn."""
+    run = RunDir(run_dir)
+    info = run.read_json("model.json") if run.file("model.json").exists() else {}
+    recorded = info.get("spec")
+    return Path(recorded) if recorded and Path(recorded).exists() else run.file("spec.nn")
 
 
 class Model:
-    def __init__(self, program, source: str, overrides: tuple[str, ...] = ()):
-        """`program` compiled from `source` with `overrides` (--set KEY=VALUE)."""
+    def __init__(self, program, source: str, overrides: tuple[str, ...] = (), warnings: tuple = ()):
+        """`program` compiled from `source` with `overrides` (--set KEY=VALUE); `warnings` are
+        the compiler's (diagnostics that did not stop it)."""
         self.program = program
         self.source = source
         self.overrides = tuple(overrides)
+        self.warnings = tuple(warnings)
         self.plan = Plan(program.graph, program.train.losses)
         self.labels: dict[str, list[str]] = {}
         self.history: list[dict] = []
@@ -68,6 +77,16 @@ class Model:
         """The arrays a data set must provide: every input, and each loss target that is not
         an input (an autoencoder's target is its input)."""
         return datasets.fields_of(self.program.graph, self.program.train.losses)
+
+    @property
+    def targets(self) -> list[str]:
+        """The loss targets read from data (not from a model input), in the order of the losses."""
+        inputs = {i.name for i in self.program.graph.inputs}
+        return [n for n in dict.fromkeys(t.target for t in self.program.train.losses) if n not in inputs]
+
+    def target_of(self, output: str) -> str:
+        """The loss target an output is trained against."""
+        return next(t.target for t in self.program.train.losses if t.prediction == output)
 
     def ir_text(self, program=None) -> str:
         from nnc.compiler.ir import format_program
@@ -104,16 +123,13 @@ class Model:
     def configured(self, *, epochs=None, batch_size=None, lr=None, seed=None):
         """The program with these settings overriding the spec's, checked exactly as `--set`
         is: `fit(lr=-1)` raises the CompileError `--set optimizer.lr=-1` reports."""
+        from nnc.compiler.overrides import setting_overrides
         from nnc.compiler.pipeline import compile_source
         from nnc.compiler.source import Source
 
-        settings = {
-            "train.epochs": epochs,
-            "train.batch_size": batch_size,
-            "optimizer.lr": lr,
-            "train.seed": seed,
-        }
-        extra = tuple(f"{key}={_spec_literal(v)}" for key, v in settings.items() if v is not None)
+        extra = setting_overrides(
+            {"train.epochs": epochs, "train.batch_size": batch_size, "optimizer.lr": lr, "train.seed": seed}
+        )
         if not extra:
             return self.program
         return compile_source(Source(self.program.path, self.source), self.overrides + extra).program
@@ -186,14 +202,10 @@ class Model:
     # ---- using a trained model ----------------------------------------------------------
     def load(self, path: str | Path) -> Model:
         """Weights from a run directory, a folder written by `save`, or a bare .npz file."""
-        path = Path(path)
-        folder = path if path.is_dir() else None
-        info = RunDir(folder).read_json("model.json") if folder and (folder / "model.json").exists() else {}
-        weights = _with_legacy_statistics(read_weights(path), info, self.plan.params.values)
-        self.plan.params.load(weights, path=str(path))
-        if folder is not None and (folder / "summary.json").exists():
-            self.summary = RunDir(folder).read_json("summary.json")
-        self.labels = info.get("labels", self.labels)
+        saved = read_saved_model(path, self.plan.params.values)
+        self.plan.params.load(saved.weights, path=str(path))
+        self.summary = saved.summary or self.summary
+        self.labels = saved.info.get("labels", self.labels)
         return self
 
     def save(self, path: str | Path) -> Path:
@@ -220,7 +232,7 @@ class Model:
         is False. `outputs` exports a sub-graph. `include_preprocessing` is accepted for older
         callers: the preprocessing is always part of the graph."""
         from nnc.runtime.onnx.export import export_file
-        from nnc.runtime.onnx.metadata import Metadata, OutputKind
+        from nnc.runtime.onnx.metadata import Metadata
 
         if include_preprocessing is not None:
             warnings.warn(
@@ -229,30 +241,14 @@ class Model:
                 DeprecationWarning,
                 stacklevel=2,
             )
-        inputs = {i.name for i in self.program.graph.inputs}
-        meta = Metadata(
+        meta = Metadata.of(
+            self.plan,
+            self.fields(),
             spec_hash=program_hash(self.ir_text()),
             labels=self.labels,
-            outputs={
-                term.prediction: OutputKind(term.op.trains, term.target, term.logits)
-                for term in self.plan.losses
-            },
-            targets={
-                f.name: {"dtype": f.dtype, "shape": list(f.shape), "classes": f.classes}
-                for f in self.fields()
-                if f.name not in inputs
-            },
             summary=self.summary,
         )
-        return export_file(
-            path,
-            self.program,
-            self.plan,
-            meta,
-            opset=opset,
-            outputs=outputs,
-            verify=verify,
-        )
+        return export_file(path, self.program, self.plan, meta, opset=opset, outputs=outputs, verify=verify)
 
     def evaluate(self, data=None) -> dict:
         """Loss and metrics on a data set (the spec's test file by default), plus a confusion
@@ -261,23 +257,7 @@ class Model:
             dataset = self.read(self.program.train.data.test, self.root, self.labels)
         else:
             dataset = self.dataset(data, labels=self.labels)
-        metrics = MetricSet(self.program.train.metrics, self.plan.losses)
-        classifiers = [t for t in self.plan.losses if t.op.classifier]
-        logs, predictions = evaluate(
-            self.plan, dataset.arrays, metrics, keep=[t.prediction for t in classifiers]
-        )
-        logs["samples"] = dataset.n
-        for term in classifiers:
-            prediction = predictions[term.prediction]
-            target = dataset.arrays[term.target]
-            if term.op.trains == "multiclass":
-                predicted, n_classes = prediction.argmax(-1), prediction.shape[-1]
-            else:
-                predicted, n_classes = (prediction > (0.0 if term.logits else 0.5)).astype(np.int64), 2
-                target = target.astype(np.int64)
-            matrix = confusion_matrix(predicted.reshape(-1), target.reshape(-1), n_classes)
-            logs.setdefault("confusion", {})[term.prediction] = matrix.tolist()
-        return logs
+        return measure(self.plan, self.program.train.metrics, dataset.arrays)
 
     def predict(self, x, outputs: list[str] | None = None):
         """Outputs for raw inputs: an array for a one-input model, else a mapping of arrays.
@@ -318,27 +298,3 @@ class Model:
             self.plan.run({k: v[s] for k, v in arrays.items()}, outputs) for s in batch_slices(n, EVAL_BATCH)
         ]
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-
-
-def _spec_literal(value) -> str:
-    """A Python value as spec text, for an override: numbers exactly (repr keeps every digit),
-    strings quoted; anything else as Python shows it, for the compiler to refuse located."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, str):
-        return json.dumps(value)
-    return repr(value)
-
-
-def _with_legacy_statistics(weights: dict, info: dict, wanted) -> dict:
-    """Weights of a run trained before standardization became an op: its statistics were kept
-    in model.json (`standardize.<input>.mean`/`.std`), not in the weights. They are the
-    standardize parameters `<input>.standardize.mean`/`.std` of today's program."""
-    out = dict(weights)
-    for key, value in (info.get("standardize") or {}).items():
-        _, _, rest = key.partition(".")
-        name, _, stat = rest.rpartition(".")
-        key = f"{name}.standardize.{stat}"
-        if key in wanted and key not in out:
-            out[key] = np.asarray(value, np.float32)
-    return out

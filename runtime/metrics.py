@@ -17,6 +17,7 @@ mae/mse/rmse of a classifier compare its probabilities (sigmoid/softmax of logit
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import numpy as np
 from nnc.runtime.schema import Arg, Int, Named, Signature
@@ -124,3 +125,21 @@ def confusion_matrix(predicted: np.ndarray, target: np.ndarray, n_classes: int) 
             )
     counts = np.bincount(target.astype(np.int64) * n_classes + predicted, minlength=n_classes * n_classes)
     return counts.reshape(n_classes, n_classes).astype(np.int64)
+
+
+def format_evaluation(logs: dict, labels: Mapping[str, list[str]]) -> str:
+    """What `nnc eval` prints for `Model.evaluate`'s logs: the sample count, each loss and
+    metric, and each classifier's confusion matrix with its class names (`labels`, by output;
+    class indices where it has none)."""
+    logs = dict(logs)
+    confusion = logs.pop("confusion", {})
+    lines = [f"{logs.pop('samples')} samples"]
+    lines += [f"{key:<16} {value:.4f}" for key, value in logs.items()]
+    for output, matrix in confusion.items():
+        lines.append(f"confusion matrix of {output} (rows: true class, columns: predicted)")
+        names = labels.get(output) or [str(i) for i in range(len(matrix))]
+        width = max(5, *(len(x) for x in names), *(len(str(v)) for row in matrix for v in row)) + 1
+        lines.append(" " * width + "".join(f"{x:>{width}}" for x in names))
+        for name, row in zip(names, matrix, strict=True):
+            lines.append(f"{name:>{width}}" + "".join(f"{v:>{width}}" for v in row))
+    return "\n".join(lines) + "\n"

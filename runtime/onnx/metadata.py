@@ -49,6 +49,23 @@ class Metadata:
     # (mean, std) per input, to apply before the graph: read from older files (see the docstring)
     standardize: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
+    @staticmethod
+    def of(plan, fields, *, spec_hash: str, labels: dict, summary: dict) -> Metadata:
+        """A trained model's metadata: its loss terms (from the plan) say which outputs are
+        classifiers; `fields` are the data it reads, of which those that are not inputs are
+        the targets a data file may hold."""
+        return Metadata(
+            spec_hash=spec_hash,
+            labels=labels,
+            outputs={t.prediction: OutputKind(t.op.trains, t.target, t.logits) for t in plan.losses},
+            targets={
+                f.name: {"dtype": f.dtype, "shape": list(f.shape), "classes": f.classes}
+                for f in fields
+                if f.name not in plan.inputs
+            },
+            summary=summary,
+        )
+
     def to_props(self) -> dict[str, str]:
         return {
             SPEC_HASH: self.spec_hash,

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 from nnc.runtime.errors import RunError
 from nnc.runtime.executor import Plan
-from nnc.runtime.metrics import CLASSIFICATION_METRICS, make_metric
+from nnc.runtime.metrics import CLASSIFICATION_METRICS, confusion_matrix, make_metric
 
 EVAL_BATCH = 1024  # inference batches: large for speed, bounded for memory
 
@@ -63,6 +63,27 @@ def batch_slices(n: int, batch_size: int) -> list[slice]:
 
 def take(arrays: Mapping[str, np.ndarray], index) -> dict[str, np.ndarray]:
     return {name: array[index] for name, array in arrays.items()}
+
+
+def measure(plan: Plan, metric_configs, data: Mapping) -> dict:
+    """`nnc eval`: the loss, the spec's metrics and the sample count over a whole data set,
+    and for each classification output a confusion matrix (rows: true class, columns:
+    predicted) under "confusion"."""
+    classifiers = [t for t in plan.losses if t.op.classifier]
+    logs, predictions = evaluate(
+        plan, data, MetricSet(metric_configs, plan.losses), keep=[t.prediction for t in classifiers]
+    )
+    logs["samples"] = len(next(iter(data.values())))
+    for term in classifiers:
+        prediction, target = predictions[term.prediction], data[term.target]
+        if term.op.trains == "multiclass":
+            predicted, n_classes = prediction.argmax(-1), prediction.shape[-1]
+        else:
+            predicted, n_classes = (prediction > (0.0 if term.logits else 0.5)).astype(np.int64), 2
+            target = target.astype(np.int64)
+        matrix = confusion_matrix(predicted.reshape(-1), target.reshape(-1), n_classes)
+        logs.setdefault("confusion", {})[term.prediction] = matrix.tolist()
+    return logs
 
 
 def evaluate(plan: Plan, data: Mapping, metrics: MetricSet, prefix: str = "", keep=()) -> tuple[dict, dict]:

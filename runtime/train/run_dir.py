@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -129,6 +130,40 @@ class RunDir:
 
     def write_bytes(self, name: str, data: bytes) -> None:
         write_atomic(self.file(name), lambda f: f.write(data))
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    """What a run directory or a folder written by Model.save holds for using a model: the
+    weights, model.json and summary.json (each empty where absent, as for a bare .npz)."""
+
+    weights: dict
+    info: dict
+    summary: dict
+
+
+def read_saved_model(path: str | Path, wanted) -> SavedModel:
+    """Weights from a run directory, a folder written by Model.save, or a bare .npz file, with
+    the folder's model.json and summary.json. `wanted` are the model's parameter keys."""
+    path = Path(path)
+    folder = RunDir(path) if path.is_dir() else None
+    info = folder.read_json("model.json") if folder and folder.file("model.json").exists() else {}
+    summary = folder.read_json("summary.json") if folder and folder.file("summary.json").exists() else {}
+    return SavedModel(_with_legacy_statistics(read_weights(path), info, wanted), info, summary)
+
+
+def _with_legacy_statistics(weights: dict, info: dict, wanted) -> dict:
+    """Weights of a run trained before standardization became an op: its statistics were kept
+    in model.json (`standardize.<input>.mean`/`.std`), not in the weights. They are the
+    standardize parameters `<input>.standardize.mean`/`.std` of today's program."""
+    out = dict(weights)
+    for key, value in (info.get("standardize") or {}).items():
+        _, _, rest = key.partition(".")
+        name, _, stat = rest.rpartition(".")
+        key = f"{name}.standardize.{stat}"
+        if key in wanted and key not in out:
+            out[key] = np.asarray(value, np.float32)
+    return out
 
 
 def read_weights(path: str | Path) -> dict:

@@ -1,0 +1,110 @@
+"""What every command shares: exit codes, the one place diagnostics are printed, the error
+handling that turns a refusal into a located message, and the options several commands take.
+Only click and the standard library are imported here, so `nnc --help` stays instant."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+EXIT_INTERNAL_ERROR = 1
+EXIT_SPEC_ERROR = 3
+EXIT_DATA_ERROR = 4
+EXIT_TRAINING_ERROR = 5
+EXIT_INTERRUPTED = 130
+
+
+def report(diagnostics) -> None:
+    """Diagnostics on stderr, errors first, coloured on a terminal unless NO_COLOR is set."""
+    from nnc.compiler.diagnostics import ERROR, render_text
+
+    color = sys.stderr.isatty() and "NO_COLOR" not in os.environ
+    for d in sorted(diagnostics, key=lambda d: d.severity != ERROR):
+        click.echo(render_text(d, color=color), err=True)
+    errors = sum(d.severity == ERROR for d in diagnostics)
+    if errors:
+        click.echo(f"{errors} error{'s' if errors != 1 else ''}", err=True)
+
+
+class Group(click.Group):
+    """Turns an invalid spec into its diagnostics and exit code 3, a runtime refusal into a
+    located message and its exit code, Ctrl-C into 130, and an unexpected exception into a
+    one-line message instead of a traceback."""
+
+    def invoke(self, ctx):
+        from nnc.compiler.diagnostics import CompileError, from_run_error
+        from nnc.runtime.errors import RunError
+
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
+            raise
+        except CompileError as e:
+            report(e.diagnostics)
+            sys.exit(EXIT_SPEC_ERROR)
+        except RunError as e:
+            report([from_run_error(e, getattr(ctx, "layer_spans", None))])
+            sys.exit(EXIT_DATA_ERROR if e.code.startswith("E4") else EXIT_TRAINING_ERROR)
+        except KeyboardInterrupt:
+            click.echo("nnc: interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except Exception as e:  # noqa: BLE001 - the last line of defence for users
+            click.echo(
+                f"nnc: internal error: {type(e).__name__}: {e}\n"
+                "This is a bug in nnc; please report it with the spec that caused it.",
+                err=True,
+            )
+            sys.exit(EXIT_INTERNAL_ERROR)
+
+
+def load_model(spec: str, overrides: tuple[str, ...]):
+    """The spec compiled into a Model, its warnings printed. A runtime error about a layer (a
+    non-finite output) then points at the layer in the spec."""
+    from pathlib import Path
+
+    import nnc
+
+    model = nnc.load(Path(spec), overrides)
+    report(model.warnings)
+    click.get_current_context().find_root().layer_spans = {n.name: n.span for n in model.program.graph.nodes}
+    return model
+
+
+SET = click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a constant or a setting: hidden=64, train.epochs=5, optimizer.lr=0.01, "
+    'data.train="other.csv". Repeatable.',
+)
+TARGET = click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="[NAME=]COLUMN",
+    help="Read a loss target from this data column (or .npz array) instead of the one the spec "
+    "names; NAME=COLUMN when the model has several targets. Repeatable.",
+)
+
+
+def target_columns(model, texts: tuple[str, ...]) -> dict[str, str]:
+    """--target values as {spec target: data column}."""
+    names = model.targets
+    columns = {}
+    for text in texts:
+        name, eq, column = text.rpartition("=")
+        if not eq:
+            if len(names) != 1:
+                raise click.UsageError(
+                    f"--target {text}: the model has targets {', '.join(names)}; use NAME=COLUMN"
+                )
+            name = names[0]
+        if name not in names:
+            raise click.UsageError(
+                f"--target {text}: `{name}` is not a target of the model ({', '.join(names)})"
+            )
+        columns[name] = column
+    return columns

@@ -1,0 +1,93 @@
+"""`nnc export` and `nnc predict`: a trained model to ONNX, and ONNX through onnxruntime."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from nnc.cli.common import SET, load_model
+
+
+@click.command()
+@click.argument("source", type=click.Path(exists=True))
+@click.option(
+    "--weights", type=click.Path(exists=True), help="A run directory or weights (when SOURCE is a spec)."
+)
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="The .onnx file (default: RUN_DIR/model.onnx)."
+)
+@click.option("--opset", type=int, help="ONNX opset (default 17; 17 to 21).")
+@click.option("--outputs", help="Export a sub-graph ending at these values: NAME[,NAME...].")
+# Accepted for scripts written when standardization was metadata; it is always in the graph now.
+@click.option("--include-preprocessing", is_flag=True, hidden=True)
+@click.option("--no-verify", is_flag=True, help="Skip the export gate (validity, shapes, parity).")
+@SET
+def export(source, weights, output, opset, outputs, include_preprocessing, no_verify, overrides) -> None:
+    """Export a trained model to ONNX: `nnc export RUN_DIR` or `nnc export SPEC --weights RUN_DIR`.
+
+    Unless --no-verify, the file is written only after the ONNX checker, shape inference and a
+    run through onnxruntime at batch sizes 1 and 7 agree with the NumPy runtime."""
+    from nnc.model import spec_of_run
+
+    if Path(source).is_dir():
+        spec, weights = spec_of_run(source), weights or source
+    elif weights is None:
+        raise click.UsageError("exporting a spec needs --weights RUN_DIR (or export the run directory)")
+    else:
+        spec = source
+    default = Path(weights) / "model.onnx" if Path(weights).is_dir() else Path(Path(spec).stem + ".onnx")
+    if include_preprocessing:
+        click.echo(
+            "note: --include-preprocessing is no longer needed: the graph always takes raw inputs", err=True
+        )
+    model = load_model(str(spec), overrides).load(weights)
+    names = tuple(n.strip() for n in outputs.split(",") if n.strip()) if outputs else ()
+    path = model.export(output or default, opset=opset, outputs=names, verify=not no_verify)
+    click.echo(f"wrote {path}" + ("" if no_verify else " (verified against the NumPy runtime)"), err=True)
+
+
+@click.command()
+@click.argument("model_path", metavar="MODEL.onnx", type=click.Path(dir_okay=False), required=False)
+@click.option("--data", type=click.Path(dir_okay=False), help="Inputs: .csv, .npz (or .npy for one input).")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="predictions.csv, .npy or .npz (default: CSV on stdout).",
+)
+@click.option(
+    "--provider", default="cpu", show_default=True, help="Execution provider: cpu, cuda, tensorrt, ..."
+)
+@click.option("--list-providers", is_flag=True, help="List the execution providers available here and exit.")
+@click.option("--threads", type=click.IntRange(1), help="Threads onnxruntime may use.")
+@click.option("--batch-size", type=click.IntRange(1), default=1024, show_default=True)
+def predict(model_path, data, output, provider, list_providers, threads, batch_size) -> None:
+    """Run MODEL.onnx (from `nnc export`) through onnxruntime on --data.
+
+    Class labels come from the model's metadata. An unavailable --provider is an error, never
+    a silent fall-back to CPU."""
+    from nnc.runtime.onnx.predict import Predictor, available_providers, predictions_csv, write_predictions
+
+    if list_providers:
+        click.echo("\n".join(available_providers()))
+        return
+    if model_path is None or data is None:
+        raise click.UsageError("nnc predict needs MODEL.onnx and --data FILE")
+    predictor = Predictor(model_path, provider=provider, threads=threads)
+    if output is not None and output.lower().endswith(".npy") and len(predictor.outputs) != 1:
+        raise click.UsageError(f"the model has {len(predictor.outputs)} outputs; write .npz or .csv")
+    live = sys.stderr.isatty()
+
+    def on_batch(done):
+        if live:
+            click.echo(f"\r{done} samples", err=True, nl=False)
+
+    outputs = predictor.run_file(data, batch_size=batch_size, on_batch=on_batch)
+    if live:
+        click.echo("", err=True)
+    if output is None:
+        click.echo(predictions_csv(predictor, outputs), nl=False)
+    else:
+        write_predictions(predictor, outputs, Path(output))
