@@ -1,4 +1,4 @@
-"""runtime/data.py: the shipped data files load for their specs' fields, and every kind of bad
+"""runtime/data/: the shipped data files load for their specs' fields, and every kind of bad
 data is refused with its code, line, column and a message that says expected and received."""
 
 import numpy as np

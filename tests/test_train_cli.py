@@ -378,6 +378,15 @@ def test_bad_data_is_located_like_a_compiler_diagnostic(project, text, code, lin
     assert_points_at(err, project, "bad.csv", line, column, code, width)
     assert err.rstrip().endswith("1 error")
     assert not (project / "run" / "weights.npz").exists()
+    # Named in the spec, the same file is checked by `nnc check` as far as its header shows:
+    # the column count with the very message training gives, the cells not at all.
+    (project / "bad_data.nn").write_text(SPEC.replace('"data.csv"', '"bad.csv"'))
+    checked = nnc(project, "check", "bad_data.nn")
+    if code == "E402":
+        assert checked.returncode == 3 and f"error[{code}]" in checked.stderr
+        assert err.splitlines()[0].split(": ", 1)[1] == checked.stderr.splitlines()[0].split(": ", 1)[1]
+    else:
+        assert checked.returncode == 0, checked.stderr
 
 
 def test_empty_and_missing_data_files_are_refused(project):
