@@ -37,3 +37,9 @@ class RunError(Exception):
             if self.column is not None:
                 where += f":{self.column}"
         return f"{where}: error[{self.code}]: {self.message}"
+
+
+class UsageError(RunError):
+    """A request that cannot be honoured as it was made: an opset out of range, a provider this
+    machine lacks, an output the model does not have. The command line exits with 2, as for
+    any wrong usage."""

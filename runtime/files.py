@@ -1,7 +1,9 @@
 """Writing files atomically: a crash, a full disk or Ctrl-C at any moment leaves either the old
 file or the new one, never a torn one. The data goes to a temporary file in the same folder
 (so the rename cannot cross file systems), is flushed to disk, and replaces the target with
-`os.replace`, which is atomic on POSIX and Windows."""
+`os.replace`, which is atomic on POSIX and Windows. The file gets the permissions any program
+gives a new file (0666 less the umask: 0644 under the usual 0022), not the temporary file's
+private 0600; a missing folder is made."""
 
 from __future__ import annotations
 
@@ -17,17 +19,26 @@ import numpy as np
 
 def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
+            os.fchmod(f.fileno(), 0o666 & ~_umask())
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     _sync_folder(path.parent)
+
+
+def _umask() -> int:
+    # Reading the umask means setting it; it is set straight back.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _sync_folder(folder: Path) -> None:

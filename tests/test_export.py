@@ -112,6 +112,25 @@ def test_opsets_in_range_export_and_others_are_refused(digits, tmp_path):
     assert not (tmp_path / "b.onnx").exists()
 
 
+def test_an_option_the_export_cannot_honour_is_a_usage_error(digits, tmp_path):
+    _, run = digits
+    for option in (["--opset", "16"], ["--outputs", "codee"]):
+        done = nnc_cli("export", run, "-o", tmp_path / "m.onnx", *option, cwd=tmp_path)
+        assert done.returncode == 2, done.stderr
+        assert "error[E53" in done.stderr and not (tmp_path / "m.onnx").exists()
+
+
+def test_a_closed_pipe_ends_quietly(digits, tmp_path):
+    model, run = digits
+    # The reader is gone before nnc writes its first line (it takes a second to get there).
+    command = (
+        f"{sys.executable} -m nnc eval {SPECS / 'mlp_digits.nn'} --weights {run} | true; "
+        'echo "status ${PIPESTATUS[0]}" >&2'
+    )
+    done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120)
+    assert done.stderr.strip() == "status 141"  # no traceback, no "internal error"
+
+
 def test_the_gate_names_the_first_diverging_layer_and_writes_nothing(digits, tmp_path, monkeypatch):
     model, _ = digits
     wrong = dataclasses.replace(OPS["relu"], to_onnx=lambda g, x: g.node("Sigmoid", [x]))
@@ -160,7 +179,8 @@ def test_cli_predict_refusals(digits, tmp_path):
     done = nnc_cli("predict", path, "--data", "wrong.npy", cwd=tmp_path)
     assert done.returncode == 4 and "error[E411]" in done.stderr and "[64]" in done.stderr
     done = nnc_cli("predict", path, "--data", "wrong.npy", "--provider", "tensorrt", cwd=tmp_path)
-    assert done.returncode == 5 and "error[E540]" in done.stderr and "available: " in done.stderr
+    # A provider this machine lacks is a usage error, like any option value that cannot be met.
+    assert done.returncode == 2 and "error[E540]" in done.stderr and "available: " in done.stderr
     assert "cpu" in nnc_cli("predict", "--list-providers", cwd=tmp_path).stdout.split()
     with pytest.raises(RunError) as e:
         nnc.predict(path, np.zeros((2, 8, 8), np.float32))

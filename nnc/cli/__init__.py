@@ -7,9 +7,10 @@ calls the API or the runtime. Only click and the standard library are imported a
     train.py    nnc train, nnc eval
     export.py   nnc export, nnc predict
 
-Exit codes: 0 success, 1 internal error, 2 usage error (click), 3 invalid spec, 4 bad data or
-weights, 5 training failed (a non-finite loss, a run that cannot be resumed), 130 interrupted
-(Ctrl-C; training saves a checkpoint first)."""
+Exit codes: 0 success, 1 internal error, 2 usage error (click's, and an opset, provider or
+output that cannot be had), 3 invalid spec, 4 bad data or weights, 5 training failed (a
+non-finite loss, a run that cannot be resumed), 130 interrupted (Ctrl-C; training saves a
+checkpoint first), 141 a closed pipe."""
 
 from __future__ import annotations
 

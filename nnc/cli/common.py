@@ -10,10 +10,12 @@ import sys
 import click
 
 EXIT_INTERNAL_ERROR = 1
+EXIT_USAGE_ERROR = 2
 EXIT_SPEC_ERROR = 3
 EXIT_DATA_ERROR = 4
 EXIT_TRAINING_ERROR = 5
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a tool the pipe's reader stopped reading from
 
 
 def report(diagnostics) -> None:
@@ -30,12 +32,12 @@ def report(diagnostics) -> None:
 
 class Group(click.Group):
     """Turns an invalid spec into its diagnostics and exit code 3, a runtime refusal into a
-    located message and its exit code, Ctrl-C into 130, and an unexpected exception into a
-    one-line message instead of a traceback."""
+    located message and its exit code, Ctrl-C into 130, a closed pipe into a quiet 141, and an
+    unexpected exception into a one-line message instead of a traceback."""
 
     def invoke(self, ctx):
         from nnc.compiler.diagnostics import CompileError, from_run_error
-        from nnc.runtime.errors import RunError
+        from nnc.runtime.errors import RunError, UsageError
 
         try:
             return super().invoke(ctx)
@@ -46,7 +48,14 @@ class Group(click.Group):
             sys.exit(EXIT_SPEC_ERROR)
         except RunError as e:
             report([from_run_error(e, getattr(ctx, "layer_spans", None))])
+            if isinstance(e, UsageError):
+                sys.exit(EXIT_USAGE_ERROR)
             sys.exit(EXIT_DATA_ERROR if e.code.startswith("E4") else EXIT_TRAINING_ERROR)
+        except BrokenPipeError:
+            # `nnc eval ... | head -2`: the reader has what it wanted. Say nothing, and keep
+            # Python from complaining when it flushes stdout on the way out.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(EXIT_BROKEN_PIPE)
         except KeyboardInterrupt:
             click.echo("nnc: interrupted", err=True)
             sys.exit(EXIT_INTERRUPTED)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 from nnc.runtime.dtypes import DTYPES
-from nnc.runtime.errors import RunError
+from nnc.runtime.errors import UsageError
 from nnc.runtime.onnx.any_length import declared, symbolic_shapes
 from nnc.runtime.onnx.graph import DEFAULT_OPSET, MAX_OPSET, MIN_OPSET, OnnxGraph
 from nnc.runtime.onnx.metadata import Metadata
@@ -24,7 +24,7 @@ IR_VERSION = 10  # onnx 1.23 stamps 14 by default, which onnxruntime 1.31 refuse
 
 def check_opset(opset: int) -> None:
     if not MIN_OPSET <= opset <= MAX_OPSET:
-        raise RunError(
+        raise UsageError(
             "E531",
             f"opset {opset} is outside the supported range {MIN_OPSET}..{MAX_OPSET}",
             help=f"the default is {DEFAULT_OPSET}",
@@ -49,7 +49,7 @@ def resolve_outputs(graph, names) -> tuple[str, ...]:
         value = graph.names.get(name, name)
         if graph.producer(value) is None:
             known = ", ".join(sorted(n for n in graph.names if graph.producer(graph.names[n])))
-            raise RunError("E533", f"the model has no value `{name}` to export", help=f"values: {known}")
+            raise UsageError("E533", f"the model has no value `{name}` to export", help=f"values: {known}")
         out.append(value)
     return tuple(out)
 

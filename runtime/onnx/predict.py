@@ -13,7 +13,7 @@ import numpy as np
 from nnc.runtime import data
 from nnc.runtime.data import Field
 from nnc.runtime.dtypes import DTYPES, from_onnxruntime
-from nnc.runtime.errors import RunError
+from nnc.runtime.errors import RunError, UsageError
 from nnc.runtime.onnx.metadata import Metadata, OutputKind
 
 PROVIDERS = {
@@ -43,7 +43,7 @@ class Predictor:
 
         available = available_providers()
         if provider not in available:
-            raise RunError(
+            raise UsageError(
                 "E540",
                 f"execution provider `{provider}` is not available here",
                 help=f"available: {', '.join(available)} (onnxruntime {onnxruntime.__version__})",
