@@ -5,7 +5,8 @@ once."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from nnc.compiler.build_config import build_config
@@ -24,15 +25,27 @@ from nnc.compiler.source import Source, Span
 class Compiled:
     program: Program
     warnings: tuple[Diagnostic, ...]
+    imports: dict[str, str] = field(default_factory=dict)  # imported file (absolute path) -> text
 
 
-def compile_source(source: Source, overrides: list[str] | tuple[str, ...] = ()) -> Compiled:
-    """Compile one spec. Raises CompileError with every diagnostic when the spec is invalid."""
+def compile_source(
+    source: Source, overrides: list[str] | tuple[str, ...] = (), files: Mapping[str, str] | None = None
+) -> Compiled:
+    """Compile one spec. Raises CompileError with every diagnostic when the spec is invalid.
+    `files` are texts to use for imported files (by absolute path) instead of reading them:
+    a run's own copies."""
     spec = parse_source(source)
     spec, const_overrides = apply_overrides(spec, list(overrides), source)
     diags = Diagnostics()
+    imports: dict[str, str] = {}
+
+    def parse_file(path: str):
+        imported = Source(path, files[path]) if files and path in files else read_source(path)
+        imports[path] = imported.text
+        return parse_source(imported)
+
     try:
-        resolved = resolve(spec, source, diags, _parse_file, const_overrides)
+        resolved = resolve(spec, source, diags, parse_file, const_overrides)
         if diags.has_errors:
             raise CompileError(diags.items)
         graph = infer_shapes(build_ir(resolved, diags), diags)
@@ -46,12 +59,8 @@ def compile_source(source: Source, overrides: list[str] | tuple[str, ...] = ()) 
         ) from None
     if diags.has_errors:
         raise CompileError(diags.items)
-    return Compiled(Program(graph, train, source.path), tuple(diags.items))
+    return Compiled(Program(graph, train, source.path), tuple(diags.items), imports)
 
 
 def compile_file(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Compiled:
     return compile_source(read_source(path), overrides)
-
-
-def _parse_file(path: str):
-    return parse_source(read_source(path))

@@ -24,6 +24,14 @@ def load(spec, overrides=()):
     return _load(spec, overrides)
 
 
+def load_run(run_dir, overrides=()):
+    """The model a run directory holds, as it was trained: its own copy of the spec, compiled
+    with the overrides it was trained with, and its weights. See nnc.model.load_run."""
+    from nnc.model import load_run as _load_run
+
+    return _load_run(run_dir, overrides)
+
+
 def predict(model_path, x, provider="cpu", batch_size=1024):
     """Run an exported .onnx model through onnxruntime: an array (or a dict by input name) in,
     an array (or a dict by output name) out. See nnc.runtime.onnx.predict."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import warnings
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -26,42 +27,56 @@ from nnc.runtime.train import Callback, TrainJob, train_run
 from nnc.runtime.train.evaluate import EVAL_BATCH, batch_slices, measure
 from nnc.runtime.train.progress import Progress
 from nnc.runtime.train.run import program_hash
-from nnc.runtime.train.run_dir import RunDir, read_saved_model
+from nnc.runtime.train.run_dir import RunDir, check_same_network, read_saved_model
 
 
 def load(spec: str | Path, overrides: tuple[str, ...] = ()) -> Model:
     """Compile a spec from a file path or from source text (anything containing a newline or
     a `model` block and not naming an existing file). Raises CompileError on a bad spec."""
-    from nnc.compiler.pipeline import compile_file, compile_source
+    from nnc.compiler.parse import read_source
     from nnc.compiler.source import Source
 
     text = str(spec)
     if isinstance(spec, Path) or ("\n" not in text and Path(text).exists()) or text.endswith(".nn"):
-        compiled = compile_file(text, overrides)
-        source = Path(text).read_text(encoding="utf-8")
-    else:
-        compiled = compile_source(Source("<string>", text), overrides)
-        source = text
-    return Model(compiled.program, source, overrides, compiled.warnings)
+        return _compiled(read_source(text), tuple(overrides))
+    return _compiled(Source("<string>", text), tuple(overrides))
 
 
-def spec_of_run(run_dir: str | Path) -> Path:
-    """The spec a run directory was trained with: the file model.json names while it exists,
-    else the run's own copy, spec.nn."""
+def load_run(run_dir: str | Path, overrides: tuple[str, ...] = ()) -> Model:
+    """The model a run directory holds, as it was trained: the run's own copy of its spec (and
+    of the files that imports), compiled with the overrides it was trained with, as if it lay
+    where the spec did (data paths keep their meaning), with the run's weights. An edited spec
+    file changes nothing; a run whose copy no longer compiles to its program.ir (another nnc)
+    is refused with the changed lines (E422)."""
+    from nnc.compiler.source import Source
+
     run = RunDir(run_dir)
-    info = run.read_json("model.json") if run.file("model.json").exists() else {}
-    recorded = info.get("spec")
-    return Path(recorded) if recorded and Path(recorded).exists() else run.file("spec.nn")
+    location, text, imports = run.spec_location()
+    trained = run.read_json("model.json").get("overrides", []) if run.file("model.json").exists() else []
+    model = _compiled(Source(str(location), text), (*trained, *overrides), imports)
+    return model.load(run_dir)
+
+
+def _compiled(source, overrides: tuple[str, ...], files=None) -> Model:
+    from nnc.compiler.pipeline import compile_source
+
+    compiled = compile_source(source, overrides, files)
+    return Model(compiled.program, source.text, overrides, compiled.warnings, compiled.imports)
 
 
 class Model:
-    def __init__(self, program, source: str, overrides: tuple[str, ...] = (), warnings: tuple = ()):
+    def __init__(
+        self, program, source: str, overrides: tuple[str, ...] = (), warnings: tuple = (), imports=None
+    ):
         """`program` compiled from `source` with `overrides` (--set KEY=VALUE); `warnings` are
-        the compiler's (diagnostics that did not stop it)."""
+        the compiler's (diagnostics that did not stop it); `imports` the texts of the files the
+        source imports, by absolute path."""
         self.program = program
         self.source = source
         self.overrides = tuple(overrides)
         self.warnings = tuple(warnings)
+        self.imports = dict(imports or {})
+        self.feature_columns: dict[str, list[str]] = {}  # by input: the training data's CSV columns
         self.plan = Plan(program.graph, program.train.losses)
         self.labels: dict[str, list[str]] = {}
         self.history: list[dict] = []
@@ -73,10 +88,17 @@ class Model:
     def root(self) -> Path:
         return Path(self.program.train.data.root)
 
-    def fields(self) -> list:
+    def fields(self, *, by_name: bool = True) -> list:
         """The arrays a data set must provide: every input, and each loss target that is not
-        an input (an autoencoder's target is its input)."""
-        return datasets.fields_of(self.program.graph, self.program.train.losses)
+        an input (an autoencoder's target is its input). `by_name`: an input the training data
+        gave in several CSV columns is read from those columns, by name."""
+        fields = datasets.fields_of(self.program.graph, self.program.train.losses)
+        if not by_name:
+            return fields
+        return [
+            replace(f, columns=tuple(self.feature_columns[f.name])) if f.name in self.feature_columns else f
+            for f in fields
+        ]
 
     @property
     def targets(self) -> list[str]:
@@ -94,7 +116,7 @@ class Model:
         return format_program(program or self.program)
 
     # ---- data ---------------------------------------------------------------------------
-    def dataset(self, data, *, what: str = "data", labels=None):
+    def dataset(self, data, *, what: str = "data", labels=None, by_name: bool = True):
         """A Dataset from a path (relative to the working directory), a mapping of arrays, or
         None for the spec's own `data.train` (relative to the spec)."""
         if data is None:
@@ -106,14 +128,19 @@ class Model:
                     path=self.program.path,
                     help="add a data section to the spec, or pass --data FILE",
                 )
-            return self.read(source, self.root, labels)
-        return self.read(data, Path.cwd(), labels)
+            return self.read(source, self.root, labels, by_name=by_name)
+        return self.read(data, Path.cwd(), labels, by_name=by_name)
 
-    def read(self, source, root: Path, labels=None):
+    def read(self, source, root: Path, labels=None, *, by_name: bool = True):
         """Reads the spec's fields from a file, an .npy mapping or a dict of arrays. Targets
         are looked up under `self.columns` (spec target -> the file's column or array name,
-        `--target`) and come back under the spec's names."""
-        return datasets.read(source, root, self.fields(), labels=labels, columns=self.columns)
+        `--target`) and come back under the spec's names. CSV columns no field reads are
+        listed once, as a warning (nnc.runtime.data.IgnoredColumns)."""
+        dataset = datasets.read(
+            source, root, self.fields(by_name=by_name), labels=labels, columns=self.columns
+        )
+        datasets.warn_ignored(dataset)
+        return dataset
 
     def _stratify(self) -> str | None:
         targets = [t.target for t in self.plan.losses if t.op.trains == "multiclass"]
@@ -121,8 +148,9 @@ class Model:
 
     # ---- training -----------------------------------------------------------------------
     def configured(self, *, epochs=None, batch_size=None, lr=None, seed=None):
-        """The program with these settings overriding the spec's, checked exactly as `--set`
-        is: `fit(lr=-1)` raises the CompileError `--set optimizer.lr=-1` reports."""
+        """(program, overrides): the program with these settings overriding the spec's, checked
+        exactly as `--set` is (`fit(lr=-1)` raises the CompileError `--set optimizer.lr=-1`
+        reports), and every override it was compiled with."""
         from nnc.compiler.overrides import setting_overrides
         from nnc.compiler.pipeline import compile_source
         from nnc.compiler.source import Source
@@ -131,8 +159,11 @@ class Model:
             {"train.epochs": epochs, "train.batch_size": batch_size, "optimizer.lr": lr, "train.seed": seed}
         )
         if not extra:
-            return self.program
-        return compile_source(Source(self.program.path, self.source), self.overrides + extra).program
+            return self.program, self.overrides
+        overrides = self.overrides + extra
+        return compile_source(
+            Source(self.program.path, self.source), overrides, self.imports
+        ).program, overrides
 
     def fit(
         self,
@@ -154,13 +185,15 @@ class Model:
         `overwrite` replaces a run already in `out`. With `resume`, continue the run in that
         directory exactly where it stopped. `callbacks` are listeners on the training loop
         (nnc.runtime.train.Callback); one may end training with `trainer.stop(reason)`."""
-        program = self.configured(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+        program, overrides = self.configured(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
         job = TrainJob(
             self.plan,
             program.train,
             Path(program.path).stem,
             program.path,
             self.source,
+            self.imports,
+            overrides,
             self.ir_text(program),
             self._model_info(),
         )
@@ -174,14 +207,18 @@ class Model:
             progress=progress,
             callbacks=callbacks,
         )
-        self.history, self.summary, self.labels = result.history, result.summary, result.labels
+        self.history, self.summary = result.history, result.summary
+        self.labels, self.feature_columns = result.labels, result.columns
         return result.summary
 
     def _training_data(self, program, data, validation, rng):
+        """The training data (which say the class labels and the CSV columns of each input, by
+        which every later file is read) and the validation data: a file given to fit, else the
+        spec's validation file (also with other training data), else a split."""
         t = program.train
-        train = self.dataset(data, what="training data")
-        self.labels = dict(train.labels)
-        if validation is None and t.data.validation is not None and data is None:
+        train = self.dataset(data, what="training data", by_name=False)
+        self.labels, self.feature_columns = dict(train.labels), dict(train.columns)
+        if validation is None and t.data.validation is not None:
             validation = self.read(t.data.validation, self.root, self.labels)
         elif validation is not None:
             validation = self.dataset(validation, labels=self.labels)
@@ -190,32 +227,39 @@ class Model:
         return train, validation
 
     def _model_info(self) -> dict:
+        """model.json, less what training says (labels, columns) and where the spec is."""
         g = self.program.graph
-        info = {
-            "spec": str(Path(self.program.path).resolve()),
+        return {
             "inputs": {i.name: str(i.type) for i in g.inputs},
             "outputs": {name: str(g.type_of(name)) for name in g.outputs},
-            "labels": self.labels,
         }
-        return info
 
     # ---- using a trained model ----------------------------------------------------------
     def load(self, path: str | Path) -> Model:
-        """Weights from a run directory, a folder written by `save`, or a bare .npz file."""
+        """Weights from a run directory, a folder written by `save`, or a bare .npz file, with
+        what they were trained with: the class labels and CSV columns. Weights trained with
+        another network than this model's are refused with the changed lines (E422)."""
         saved = read_saved_model(path, self.plan.params.values)
+        if saved.program is not None:
+            check_same_network(saved.program, self.ir_text(), str(path))
         self.plan.params.load(saved.weights, path=str(path))
         self.summary = saved.summary or self.summary
-        self.labels = saved.info.get("labels", self.labels)
+        self.labels, self.feature_columns = saved.labels, saved.columns
         return self
 
     def save(self, path: str | Path) -> Path:
-        """A folder `nnc eval --weights` and `load` read: weights.npz, model.json, spec.nn."""
+        """A folder `nnc eval --weights`, `nnc export` and `load` read, as a run directory's:
+        weights.npz, model.json, spec.nn (with imports.json) and program.ir."""
         run = RunDir(path)
-        run.path.mkdir(parents=True, exist_ok=True)
-        run.write_weights(self.plan.params.to_dict())
-        run.write_json("model.json", self._model_info())
-        run.write_text("spec.nn", self.source)
-        run.write_text("program.ir", self.ir_text())
+        program = self.ir_text()
+        info = {**self._model_info(), "overrides": list(self.overrides), "labels": self.labels}
+        info["columns"] = self.feature_columns
+        run.write_model(
+            spec=Path(self.program.path), text=self.source, imports=self.imports, program=program, info=info
+        )
+        run.write_weights(
+            self.plan.params.to_dict(), program=program, labels=self.labels, columns=self.feature_columns
+        )
         return run.path
 
     def export(
@@ -247,6 +291,7 @@ class Model:
             spec_hash=program_hash(self.ir_text()),
             labels=self.labels,
             summary=self.summary,
+            columns=self.feature_columns,
         )
         return export_file(path, self.program, self.plan, meta, opset=opset, outputs=outputs, verify=verify)
 

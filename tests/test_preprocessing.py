@@ -15,6 +15,7 @@ from nnc.compiler.diagnostics import CompileError
 from nnc.runtime.files import read_npz
 from nnc.runtime.ops import OPS
 from nnc.runtime.ops.base import Context
+from nnc.runtime.train.run_dir import read_weights
 
 import nnc
 from nnc.cli import main
@@ -77,7 +78,7 @@ def test_a_bare_weights_file_evaluates_like_the_run_directory(project, tmp_path)
     assert from_file == from_run and from_run["accuracy"] > 0.9
     # Without its statistics the same network is far worse: the scaling is really applied.
     unscaled = nnc.load(tmp_path / "plain.nn")
-    bare = {k: v for k, v in read_npz(tmp_path / "run" / "weights.npz").items() if "standardize" not in k}
+    bare = {k: v for k, v in read_weights(tmp_path / "run").items() if "standardize" not in k}
     unscaled.plan.params.load(bare, path="weights")
     assert unscaled.evaluate(val)["accuracy"] < 0.7
     result = CliRunner().invoke(
@@ -148,6 +149,7 @@ def test_a_run_directory_written_before_this_change_still_loads(project, tmp_pat
     nnc.load(spec).fit(out=tmp_path / "run")
     run = tmp_path / "run"
     weights = read_npz(run / "weights.npz")
+    del weights["model:record"]  # older weights files had none
     info = json.loads((run / "model.json").read_text())
     info["standardize"] = {
         f"standardize.x.{k}": weights.pop(f"x.standardize.{k}").tolist() for k in ("mean", "std")

@@ -124,8 +124,9 @@ def metrics(run) -> list[dict]:
 
 
 def weights(run) -> dict:
+    """The parameters of a run's weights.npz (not its `model:record`)."""
     with np.load(run / "weights.npz", allow_pickle=False) as f:
-        return {k: f[k] for k in f.files}
+        return {k: f[k] for k in f.files if ":" not in k}
 
 
 def same_weights(a: dict, b: dict) -> bool:
@@ -199,6 +200,9 @@ def test_train_prints_one_plain_line_per_epoch_and_writes_the_run_directory(proj
 
     w = weights(run)
     assert {k: v.shape for k, v in w.items()} == PARAMS
+    with np.load(run / "weights.npz", allow_pickle=False) as f:
+        record = json.loads(str(f["model:record"]))
+    assert record["program"] == (run / "program.ir").read_text() and record["labels"] == {}
     assert all(v.dtype == np.float32 for v in w.values())
     with np.load(run / "checkpoint.npz", allow_pickle=False) as checkpoint:
         assert set(PARAMS) <= set(checkpoint.files)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
 
 import click
 
@@ -40,7 +41,9 @@ class Group(click.Group):
         from nnc.runtime.errors import RunError, UsageError
 
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                warnings.showwarning = _note
+                return super().invoke(ctx)
         except (click.exceptions.Exit, click.ClickException, click.Abort, SystemExit):
             raise
         except CompileError as e:
@@ -68,6 +71,11 @@ class Group(click.Group):
             sys.exit(EXIT_INTERNAL_ERROR)
 
 
+def _note(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning from nnc (columns read past) as a note on stderr, without Python's source line."""
+    click.echo(f"note: {message}", err=True)
+
+
 def load_model(spec: str, overrides: tuple[str, ...]):
     """The spec compiled into a Model, its warnings printed. A runtime error about a layer (a
     non-finite output) then points at the layer in the spec."""
@@ -75,7 +83,17 @@ def load_model(spec: str, overrides: tuple[str, ...]):
 
     import nnc
 
-    model = nnc.load(Path(spec), overrides)
+    return _loaded(nnc.load(Path(spec), overrides))
+
+
+def load_run_model(run_dir: str, overrides: tuple[str, ...]):
+    """The model of a run directory, as it was trained (nnc.load_run), its warnings printed."""
+    import nnc
+
+    return _loaded(nnc.load_run(run_dir, overrides))
+
+
+def _loaded(model):
     report(model.warnings)
     click.get_current_context().find_root().layer_spans = {n.name: n.span for n in model.program.graph.nodes}
     return model

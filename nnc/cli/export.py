@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from nnc.cli.common import SET, load_model
+from nnc.cli.common import SET, load_model, load_run_model
 
 
 @click.command()
@@ -27,22 +27,24 @@ from nnc.cli.common import SET, load_model
 def export(source, weights, output, opset, outputs, include_preprocessing, no_verify, overrides) -> None:
     """Export a trained model to ONNX: `nnc export RUN_DIR` or `nnc export SPEC --weights RUN_DIR`.
 
-    Unless --no-verify, the file is written only after the ONNX checker, shape inference and a
-    run through onnxruntime at batch sizes 1 and 7 agree with the NumPy runtime."""
-    from nnc.model import spec_of_run
-
-    if Path(source).is_dir():
-        spec, weights = spec_of_run(source), weights or source
-    elif weights is None:
-        raise click.UsageError("exporting a spec needs --weights RUN_DIR (or export the run directory)")
-    else:
-        spec = source
-    default = Path(weights) / "model.onnx" if Path(weights).is_dir() else Path(Path(spec).stem + ".onnx")
+    A run directory exports the spec it was trained with (its own copy, whatever became of the
+    file since); a spec named with --weights must be the same network. Unless --no-verify, the
+    file is written only after the ONNX checker, shape inference and a run through onnxruntime
+    at batch sizes 1 and 7 agree with the NumPy runtime."""
     if include_preprocessing:
         click.echo(
             "note: --include-preprocessing is no longer needed: the graph always takes raw inputs", err=True
         )
-    model = load_model(str(spec), overrides).load(weights)
+    if Path(source).is_dir():
+        model = load_run_model(source, overrides)
+    elif weights is None:
+        raise click.UsageError("exporting a spec needs --weights RUN_DIR (or export the run directory)")
+    else:
+        model = load_model(source, overrides)
+    if weights is not None:
+        model.load(weights)
+    where = Path(weights or source)
+    default = where / "model.onnx" if where.is_dir() else Path(Path(source).stem + ".onnx")
     names = tuple(n.strip() for n in outputs.split(",") if n.strip()) if outputs else ()
     path = model.export(output or default, opset=opset, outputs=names, verify=not no_verify)
     click.echo(f"wrote {path}" + ("" if no_verify else " (verified against the NumPy runtime)"), err=True)

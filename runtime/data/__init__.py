@@ -38,6 +38,7 @@ what the names alone show, the same code `read` runs first. Codes:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -49,6 +50,7 @@ from nnc.runtime.data.reader import Reader
 
 __all__ = [
     "FORMATS",
+    "IgnoredColumns",
     "DataError",
     "Dataset",
     "Field",
@@ -58,6 +60,7 @@ __all__ = [
     "names",
     "read",
     "split",
+    "warn_ignored",
 ]
 
 # The formats a path may name, by suffix: the one list of them.
@@ -81,6 +84,23 @@ def read(
     asked = [Field(**{**vars(f), "name": (columns or {}).get(f.name, f.name)}) for f in fields]
     given = {(columns or {}).get(k, k): v for k, v in (labels or {}).items()}
     return reader.read(located, asked, given).renamed(back)
+
+
+class IgnoredColumns(UserWarning):
+    """A data file has columns the model does not read (an id, a target, for prediction)."""
+
+
+def warn_ignored(dataset: Dataset) -> None:
+    """Says once which columns of a file were read past."""
+    if dataset.ignored:
+        shown = ", ".join(f"`{c}`" for c in dataset.ignored[:12]) + (
+            ", ..." if len(dataset.ignored) > 12 else ""
+        )
+        warnings.warn(
+            f"{dataset.source}: read past the columns the model does not use: {shown}",
+            IgnoredColumns,
+            stacklevel=3,
+        )
 
 
 def batches(source, root: Path, fields: list[Field], *, labels=None, batch_size: int) -> Iterator[Dataset]:

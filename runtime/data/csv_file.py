@@ -152,11 +152,30 @@ def _not_utf8(path: Path, shown: str, e: UnicodeDecodeError, line: int, column: 
 
 
 def _assign(table: _Table, fields: list[Field]) -> list[tuple[Field, list[int]]]:
-    """Which columns each field takes: its own, or (the one field without a column) the rest."""
+    """Which columns each field takes: the columns it lists (those of the training data, by
+    name: the file's other columns are then ignored), its own, or (the one field without a
+    column) the rest, in file order."""
     header, line = table.header, table.header_line
+    listed = [f for f in fields if f.columns is not None]
+    plan = []
+    for f in listed:
+        missing = [c for c in f.columns if c not in header]
+        if missing:
+            shown = ", ".join(f"`{c}`" for c in missing[:8]) + (", ..." if len(missing) > 8 else "")
+            raise DataError(
+                "E401",
+                f"`{Path(table.shown).name}` has no column {shown}; the training data fed "
+                f"{'it' if len(missing) == 1 else 'them'} to input `{f.name}`",
+                path=table.shown,
+                line=line,
+                help=suggest(missing[0], header, "columns"),
+            )
+        plan.append((f, [header.index(c) for c in f.columns]))
+    if listed:
+        fields = [f for f in fields if f.columns is None]
     named = [f for f in fields if f.name in header]
     rest = [f for f in fields if f.name not in header]
-    plan = [(f, [header.index(f.name)]) for f in named]
+    plan += [(f, [header.index(f.name)]) for f in named]
     for f in named:
         if f.size != 1 or f.any_length:
             raise table.error(
@@ -166,7 +185,10 @@ def _assign(table: _Table, fields: list[Field]) -> list[tuple[Field, list[int]]]
                 f"column `{f.name}` holds one value per sample, but `{f.name}` is {f.type}",
                 help="name its feature columns otherwise, or use an .npz archive",
             )
-    left = [j for j in range(len(header)) if header[j] not in {f.name for f in named}]
+    taken = {j for _, columns in plan for j in columns}
+    left = [j for j in range(len(header)) if j not in taken]
+    if listed and not rest:
+        return plan  # the columns the model does not use are read past
     missing = (
         [f for f in rest if f.size == 1 and not f.any_length]
         if len(rest) > 1
@@ -216,10 +238,13 @@ def _assign(table: _Table, fields: list[Field]) -> list[tuple[Field, list[int]]]
 
 
 def _first_bad_cell(table: _Table, kinds: dict[int, str]) -> DataError | None:
-    """The first bad cell in file order. `kinds`: column -> float | int | text."""
+    """The first bad cell in file order. `kinds`: column -> float | int | text; the other
+    columns are not read."""
     width = len(table.header)
     for r, row in enumerate(table.rows):
         for j in range(width):
+            if j not in kinds:
+                continue
             if j >= len(row) or not row[j].strip():
                 return table.error(
                     "E406", r, j, "missing value", help="every row needs a value in every column"
@@ -292,8 +317,10 @@ def _read(path: Path, fields: list[Field], labels: dict[str, list[str]]) -> Data
             kind = "text"
         kinds.update(dict.fromkeys(columns, kind))
     width, values = len(table.header), None
-    if all(len(row) == width for row in table.rows):
-        cells = np.char.strip(np.array(table.rows, dtype=str))  # (n, columns)
+    if all(len(row) <= width for row in table.rows):
+        # A short row lacks values: "" fails any column that is read, and no other
+        padded = [row if len(row) == width else row + [""] * (width - len(row)) for row in table.rows]
+        cells = np.char.strip(np.array(padded, dtype=str))  # (n, columns)
         values = _numbers(cells, kinds)
     if values is None:
         error = _first_bad_cell(table, kinds)
@@ -316,7 +343,13 @@ def _read(path: Path, fields: list[Field], labels: dict[str, list[str]]) -> Data
                 )
         shape = (-1 if d is None else d for d in f.shape)  # a free length takes what the columns give
         arrays[f.name] = np.ascontiguousarray(out.reshape(len(table.rows), *shape))
-    return Dataset(arrays, len(table.rows), found, table.shown)
+    columns = {
+        f.name: [table.header[j] for j in cols]
+        for f, cols in plan
+        if [f.name] != [table.header[j] for j in cols]
+    }
+    ignored = [name for j, name in enumerate(table.header) if j not in kinds]
+    return Dataset(arrays, len(table.rows), found, table.shown, columns, ignored)
 
 
 def _text_labels(

@@ -27,6 +27,10 @@ class Field:
     shape: tuple[int | None, ...]  # None: any length (an exported sequence model's time axis)
     classes: int | None = None
     tokens: bool = False
+    # The CSV columns that hold this field, by name, in order: the training data's, so that a
+    # later file is read by name, whatever its column order (None: the field's own column, or
+    # the columns no other field takes, in file order)
+    columns: tuple[str, ...] | None = None
 
     @property
     def what(self) -> str:
@@ -100,10 +104,14 @@ class Dataset:
     n: int
     labels: dict[str, list[str]] = field(default_factory=dict)  # class names, index i is class i
     source: str = ""
+    # the CSV columns each field was read from, where they are not just the field's own name
+    columns: dict[str, list[str]] = field(default_factory=dict)
+    ignored: list[str] = field(default_factory=list)  # CSV columns no field reads
 
     def take(self, index: np.ndarray) -> Dataset:
         """The samples at `index`, in that order."""
-        return Dataset({k: a[index] for k, a in self.arrays.items()}, len(index), self.labels, self.source)
+        arrays = {k: a[index] for k, a in self.arrays.items()}
+        return Dataset(arrays, len(index), self.labels, self.source, self.columns, self.ignored)
 
     def renamed(self, names: dict[str, str]) -> Dataset:
         """The same data with arrays and labels under other names (old name -> new)."""
@@ -112,6 +120,8 @@ class Dataset:
             self.n,
             {names.get(k, k): v for k, v in self.labels.items()},
             self.source,
+            {names.get(k, k): v for k, v in self.columns.items()},
+            self.ignored,
         )
 
     def fingerprint(self) -> str:

@@ -85,7 +85,8 @@ def to_onnx(
     for node in needed_nodes(graph, output_values):
         op = OPS[node.op]
         g.layer = node.name
-        g.doc = f"{node.op} at {node.span.source.path}:{node.span.line}:{node.span.column}"
+        # the spec's file name, never its path on this machine: the file may be deployed anywhere
+        g.doc = f"{node.op} at {Path(node.span.source.path).name}:{node.span.line}:{node.span.column}"
         params = [g.initializer(key, weights[key].astype(np.float32)) for key in node.params]
         values[node.name] = op.to_onnx(g, *(values[x] for x in node.inputs), *params, **node.attrs)
     outputs_info = []
@@ -102,7 +103,7 @@ def to_onnx(
         producer_name="nnc",
         producer_version=nnc_version(),
         model_version=1,
-        doc_string=f"{graph.name}, exported by nnc from {program.path}",
+        doc_string=f"{graph.name}, exported by nnc from {Path(program.path).name}",
     )
     model.ir_version = IR_VERSION
     helper.set_model_props(model, (metadata or Metadata()).to_props())

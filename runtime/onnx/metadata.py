@@ -7,6 +7,8 @@
                      "logits": bool}}: how predict turns an output into classes
     nnc.targets      {target: {"dtype", "shape", "classes"}}: the loss targets a data file may
                      hold besides the inputs (predict reads past them)
+    nnc.columns      {input: [column, ...]}: the CSV columns the training data gave an input,
+                     by which predict reads a CSV, in any column order
     nnc.summary      the training summary (summary.json of the run)
 
 Every value is a JSON string. Files exported before the input standardization became part of
@@ -26,6 +28,7 @@ SPEC_HASH = "nnc.spec_hash"
 LABELS = "nnc.labels"
 OUTPUTS = "nnc.outputs"
 TARGETS = "nnc.targets"
+COLUMNS = "nnc.columns"
 SUMMARY = "nnc.summary"
 STANDARDIZE = "nnc.standardize"
 
@@ -46,14 +49,15 @@ class Metadata:
     outputs: dict[str, OutputKind] = field(default_factory=dict)
     targets: dict[str, dict] = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
+    columns: dict[str, list[str]] = field(default_factory=dict)
     # (mean, std) per input, to apply before the graph: read from older files (see the docstring)
     standardize: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @staticmethod
-    def of(plan, fields, *, spec_hash: str, labels: dict, summary: dict) -> Metadata:
+    def of(plan, fields, *, spec_hash: str, labels: dict, summary: dict, columns: dict) -> Metadata:
         """A trained model's metadata: its loss terms (from the plan) say which outputs are
         classifiers; `fields` are the data it reads, of which those that are not inputs are
-        the targets a data file may hold."""
+        the targets a data file may hold. The summary keeps no path of the training machine."""
         return Metadata(
             spec_hash=spec_hash,
             labels=labels,
@@ -63,7 +67,8 @@ class Metadata:
                 for f in fields
                 if f.name not in plan.inputs
             },
-            summary=summary,
+            summary={k: v for k, v in summary.items() if k != "run_dir"},
+            columns=columns,
         )
 
     def to_props(self) -> dict[str, str]:
@@ -73,6 +78,7 @@ class Metadata:
             OUTPUTS: json.dumps({k: vars(v) for k, v in self.outputs.items()}),
             TARGETS: json.dumps(self.targets),
             SUMMARY: json.dumps(self.summary),
+            COLUMNS: json.dumps(self.columns),
         }
 
     @staticmethod
@@ -106,5 +112,6 @@ class Metadata:
             outputs,
             read(TARGETS, {}),
             read(SUMMARY, {}),
+            read(COLUMNS, {}),
             standardize,
         )

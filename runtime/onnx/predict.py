@@ -7,6 +7,7 @@ the graph has its standardization applied from its metadata, as it was then."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -98,17 +99,22 @@ class Predictor:
         self, path: str, *, batch_size: int = 1024, on_batch: Callable | None = None
     ) -> dict[str, np.ndarray]:
         """Outputs for the inputs in a data file (relative to the working directory), read as
-        training reads one: CSV, .npz, or .npy for a one-input model, batch by batch. A labelled
-        file (a test split) is fine: the targets the metadata names are read past, and checked
-        like the inputs. `on_batch(samples done)` after each batch."""
+        training reads one: CSV, .npz, or .npy for a one-input model, batch by batch. A CSV's
+        columns are matched by name to the training data's (nnc.columns), in any order; the
+        others (an id, the target) are read past and listed once, as a warning. `on_batch(samples
+        done)` after each batch."""
         root = Path.cwd()
-        present = data.names(path, root)
-        fields = list(self.inputs)
-        for name, t in self.metadata.targets.items():
-            if name in present:
-                fields.append(Field(name, t["dtype"], tuple(t["shape"]), t["classes"]))
+        columns = self.metadata.columns
+        fields = [replace(f, columns=tuple(columns[f.name])) if f.name in columns else f for f in self.inputs]
+        if not columns:  # a file exported before columns were recorded: targets are read past
+            present = data.names(path, root)
+            for name, t in self.metadata.targets.items():
+                if name in present:
+                    fields.append(Field(name, t["dtype"], tuple(t["shape"]), t["classes"]))
         parts, done = [], 0
         for part in data.batches(path, root, fields, labels=self.metadata.labels, batch_size=batch_size):
+            if not parts:
+                data.warn_ignored(part)
             parts.append(self.run({f.name: part.arrays[f.name] for f in self.inputs}, batch_size=batch_size))
             done += part.n
             if on_batch:

@@ -36,15 +36,18 @@ class TrainJob:
     name: str  # the run directory is runs/<name> unless one is given
     spec_path: str
     spec_text: str  # saved as spec.nn
+    imports: dict[str, str]  # the text of each file the spec imports, by absolute path
+    overrides: tuple[str, ...]  # the --set overrides the program was compiled with
     program_text: str  # the resolved program, saved as program.ir: resuming refuses another
-    model_info: dict  # saved as model.json, with the class labels the training data give
+    model_info: dict  # saved in model.json, with the labels and columns the training data give
 
 
 @dataclass(frozen=True)
 class RunResult:
     summary: dict
     history: list[dict]
-    labels: dict[str, list[str]]
+    labels: dict[str, list[str]]  # class names by target
+    columns: dict[str, list[str]]  # CSV columns by input, where not the input's own name
 
 
 # (rng) -> (training data, validation data or None); the split draws from the generator first
@@ -74,8 +77,9 @@ def train_run(
         _check_resumable(run, job.program_text, config.epochs, meta)
         if meta["finished"]:
             progress.info(f"{run.path}: {meta['finished']}; nothing to resume")
-            labels = run.read_json("model.json").get("labels", {})
-            return RunResult(run.read_json("summary.json"), meta["history"], labels)
+            info = run.read_json("model.json")
+            summary = run.read_json("summary.json")
+            return RunResult(summary, meta["history"], info.get("labels", {}), info.get("columns", {}))
     rng = np.random.default_rng(config.seed)
     train, validation = read_data(rng)
     fingerprint = train.fingerprint()
@@ -106,9 +110,18 @@ def train_run(
         trainer.restore_state(weights, meta, arrays)
         progress.info(f"resuming {run.path} in epoch {meta['epoch'] + 1} after {meta['step']} steps")
     else:
-        run.write_text("spec.nn", job.spec_text)
-        run.write_text("program.ir", job.program_text)
-        run.write_json("model.json", {**job.model_info, "labels": train.labels})
+        run.write_model(
+            spec=Path(job.spec_path),
+            text=job.spec_text,
+            imports=job.imports,
+            program=job.program_text,
+            info={
+                **job.model_info,
+                "overrides": list(job.overrides),
+                "labels": train.labels,
+                "columns": train.columns,
+            },
+        )
     n_val = validation.n if validation is not None else 0
     progress.detail(
         f"{params.count} parameters; {train.n} training samples, {n_val} validation; run directory {run.path}"
@@ -118,11 +131,11 @@ def train_run(
     reason = trainer.end_reason()
     if early is not None and early.restore_best(params):
         reason += f"; restored the weights of epoch {early.best_epoch}"
-    run.write_weights(params.to_dict())
+    run.write_weights(params.to_dict(), program=job.program_text, labels=train.labels, columns=train.columns)
     summary = _summary(job, trainer, early, fingerprint, time.perf_counter() - started, run)
     run.write_json("summary.json", summary)
     progress.info(f"{reason}; weights in {run.file('weights.npz')}")
-    return RunResult(summary, state.history, dict(train.labels))
+    return RunResult(summary, state.history, dict(train.labels), dict(train.columns))
 
 
 def program_hash(program_text: str) -> str:
@@ -156,7 +169,7 @@ def _without_epochs(ir_text: str) -> str:
 def _summary(job: TrainJob, trainer: Trainer, early, fingerprint: str, seconds: float, run: RunDir) -> dict:
     state, config = trainer.state, job.config
     return {
-        "spec": job.spec_path,
+        "spec": Path(job.spec_path).name,
         "run_dir": str(run.path),
         "epochs_run": state.epoch,
         "stopped_early": trainer.stop_reason is not None,

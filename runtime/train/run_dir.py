@@ -10,7 +10,10 @@
     summary.json     best epoch, final metrics, seed, versions, data fingerprint
 
 Weights files hold one float32 array per parameter, keyed `<layer>.<param>` with the layouts
-of the IR's parameter table (dense.weight is (in_features, units)). A checkpoint holds the same
+of the IR's parameter table (dense.weight is (in_features, units)), and `model:record`, a JSON
+string of what they were trained with: the resolved program, the class labels and the CSV
+columns of each input, so that a bare weights file is checked against the spec it is used with
+and reads data as its run directory would. A checkpoint holds the same parameter
 keys plus `optimizer:<name>` arrays, `best:<key>` for early stopping's best weights,
 `state:order` (the sample order of an interrupted epoch) and `state:meta`, a JSON string with
 the counters, the RNG state, the schedule and metric accumulators and the spec hash. Every
@@ -19,8 +22,10 @@ file is read with allow_pickle=False."""
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +34,7 @@ from nnc.runtime.errors import RunError
 from nnc.runtime.files import read_npz, write_atomic, write_json, write_npz, write_text
 
 CHECKPOINT_FORMAT = 1
+RECORD = "model:record"  # in a weights file: JSON of the program, labels and columns
 RUN_FILES = (
     "spec.nn",
     "program.ir",
@@ -101,6 +107,28 @@ class RunDir:
         return weights, extra, meta
 
     # ---- other files -------------------------------------------------------------------
+    def write_model(self, *, spec: Path, text: str, imports: dict, program: str, info: dict) -> None:
+        """What says which model a run is: spec.nn (the spec as written), imports.json (the text
+        of each file it imports, by path relative to the spec's folder), program.ir, and
+        model.json (`info`, and where the spec lies, relative to this directory, so that data
+        paths keep their meaning and no absolute path of this machine is written)."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.write_text("spec.nn", text)
+        if imports:
+            folder = Path(spec).resolve().parent
+            self.write_json("imports.json", {_relative(p, folder): t for p, t in imports.items()})
+        self.write_text("program.ir", program)
+        self.write_json("model.json", {"spec": _relative(spec, self.path.resolve()), **info})
+
+    def spec_location(self) -> tuple[Path, str, dict[str, str]]:
+        """Where the run's spec was (data paths are relative to its folder), its text as it was
+        trained, and the texts of the files it imported, by absolute path."""
+        info = self.read_json("model.json") if self.file("model.json").exists() else {}
+        location = self.path / info["spec"] if info.get("spec") else self.file("spec.nn")
+        imports = self.read_json("imports.json") if self.file("imports.json").exists() else {}
+        files = {str((location.parent / rel).resolve()): text for rel, text in imports.items()}
+        return location, self.file("spec.nn").read_text(encoding="utf-8"), files
+
     def write_metrics(self, history: list[dict]) -> None:
         if not history:
             return
@@ -125,8 +153,9 @@ class RunDir:
         except (OSError, ValueError) as e:
             raise RunError("E512", f"cannot read {name}: {e}", path=str(path)) from None
 
-    def write_weights(self, weights: dict) -> None:
-        write_npz(self.file("weights.npz"), weights)
+    def write_weights(self, weights: dict, *, program: str, labels: dict, columns: dict) -> None:
+        """weights.npz: the parameters, and what they were trained with under `model:record`."""
+        write_weights(self.file("weights.npz"), weights, program=program, labels=labels, columns=columns)
 
     def write_bytes(self, name: str, data: bytes) -> None:
         write_atomic(self.file(name), lambda f: f.write(data))
@@ -134,22 +163,80 @@ class RunDir:
 
 @dataclass(frozen=True)
 class SavedModel:
-    """What a run directory or a folder written by Model.save holds for using a model: the
-    weights, model.json and summary.json (each empty where absent, as for a bare .npz)."""
+    """What a weights file, a run directory or a folder written by Model.save holds for using a
+    model: the parameters, and what they were trained with: the resolved program (None when
+    unknown: a bare file from an older nnc, or made by hand), the class labels, the CSV columns
+    of each input, the training summary (empty for a bare file)."""
 
     weights: dict
-    info: dict
+    program: str | None
+    labels: dict
+    columns: dict
     summary: dict
 
 
 def read_saved_model(path: str | Path, wanted) -> SavedModel:
-    """Weights from a run directory, a folder written by Model.save, or a bare .npz file, with
-    the folder's model.json and summary.json. `wanted` are the model's parameter keys."""
+    """`wanted` are the model's parameter keys. A bare .npz from an older nnc that lies in a run
+    directory is refused, naming the directory to pass instead: it lacks what the directory
+    knows."""
     path = Path(path)
     folder = RunDir(path) if path.is_dir() else None
+    file = folder.file("weights.npz") if folder else path
+    arrays = read_checked(file)
+    record = _record(arrays.pop(RECORD, None), file)
     info = folder.read_json("model.json") if folder and folder.file("model.json").exists() else {}
+    if record is None and folder is None and (path.parent / "model.json").exists():
+        raise RunError(
+            "E423",
+            f"{path} was written by an older nnc: it does not carry the program, class labels and "
+            "columns it was trained with",
+            path=str(path),
+            help=f"pass its run directory instead: {path.parent}",
+        )
+    if record is None:
+        program = (
+            folder.file("program.ir").read_text(encoding="utf-8")
+            if folder and folder.file("program.ir").exists()
+            else None
+        )
+        record = {"program": program, "labels": info.get("labels", {}), "columns": info.get("columns", {})}
     summary = folder.read_json("summary.json") if folder and folder.file("summary.json").exists() else {}
-    return SavedModel(_with_legacy_statistics(read_weights(path), info, wanted), info, summary)
+    weights = _with_legacy_statistics({k: v for k, v in arrays.items() if ":" not in k}, info, wanted)
+    return SavedModel(weights, record["program"], record["labels"], record["columns"], summary)
+
+
+def check_same_network(trained: str, now: str, path: str) -> None:
+    """Refuses (E422) weights trained with another network than `now`'s: the graph, the
+    parameters' names and shapes and the losses must be the same; training settings and data
+    paths may differ. The changed lines say how."""
+    before, after = _network(trained), _network(now)
+    if before == after:
+        return
+    changed = [
+        line
+        for line in difflib.unified_diff(before, after, lineterm="", n=0)
+        if line[:1] in "+-" and line[:3] not in ("+++", "---")
+    ]
+    raise RunError(
+        "E422",
+        "the weights were trained with another network; changed lines of the program "
+        "(-: trained, +: now):\n  " + "\n  ".join(changed[:12]),
+        path=path,
+        help="use the spec the weights were trained with (the run directory keeps it: nnc export RUN_DIR)",
+    )
+
+
+def _network(program: str) -> list[str]:
+    """The lines of a program (ir.format_program) that say what the network computes."""
+    lines, section = [], "graph"
+    for line in program.splitlines():
+        if line in ("params", "train"):
+            section = line
+        elif section == "graph" or (section == "train" and line.startswith("  loss ")):
+            lines.append(line)
+        elif section == "params":
+            lines.append(line.split(" init=")[0])  # how a parameter started does not matter now
+    return lines
 
 
 def _with_legacy_statistics(weights: dict, info: dict, wanted) -> dict:
@@ -166,11 +253,36 @@ def _with_legacy_statistics(weights: dict, info: dict, wanted) -> dict:
     return out
 
 
+def _record(value, path: Path) -> dict | None:
+    if value is None:
+        return None
+    try:
+        record = json.loads(str(value))
+        return {"program": record["program"], "labels": record["labels"], "columns": record["columns"]}
+    except (ValueError, KeyError, TypeError) as e:
+        raise RunError("E421", f"{path} has a damaged {RECORD}: {e}", path=str(path)) from None
+
+
+def _relative(path: str | Path, folder: Path) -> str:
+    """`path` relative to `folder`, with / separators; its name alone where there is no such
+    path (another drive)."""
+    try:
+        return Path(os.path.relpath(Path(path).resolve(), folder)).as_posix()
+    except ValueError:
+        return Path(path).name
+
+
+def write_weights(path: Path, weights: dict, *, program: str, labels: dict, columns: dict) -> None:
+    record = {"program": program, "labels": labels, "columns": columns}
+    write_npz(path, {**weights, RECORD: np.array(json.dumps(record))})
+
+
 def read_weights(path: str | Path) -> dict:
-    """The weights of a run directory (its weights.npz), a folder written by Model.save, or a
-    bare .npz file."""
+    """The parameters of a run directory (its weights.npz), a folder written by Model.save, or
+    a bare .npz file."""
     path = Path(path)
-    return read_checked(path / "weights.npz" if path.is_dir() else path)
+    arrays = read_checked(path / "weights.npz" if path.is_dir() else path)
+    return {k: v for k, v in arrays.items() if ":" not in k}
 
 
 def read_checked(path: Path) -> dict:
