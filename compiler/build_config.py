@@ -11,10 +11,10 @@ from nnc.compiler.ir import DataConfig, EarlyStopping, Graph, LossTerm, TensorTy
 from nnc.compiler.resolve import Resolved
 from nnc.compiler.source import Span
 from nnc.runtime import data
-from nnc.runtime.metrics import CLASSIFICATION_METRICS, METRICS
+from nnc.runtime.metrics import METRICS, BoundMetric, bind_metrics, metric_problem
 from nnc.runtime.ops import OPS
 from nnc.runtime.ops.base import ShapeError
-from nnc.runtime.optim import DEFAULT_OPTIMIZER, OPTIMIZERS
+from nnc.runtime.optim import DEFAULT_OPTIMIZER, OPTIMIZERS, optimizer_problem
 from nnc.runtime.schema import Arg, Bool, Choice, Float, Int, Named, Optional, Signature, Symbol, Table
 
 TRAIN = Signature(
@@ -221,9 +221,15 @@ class _ConfigBuilder:
             )
             return None
         try:
-            return bind_call(OPTIMIZERS[name], item.call, self.consts, self.diags, owner=name)
+            optimizer = bind_call(OPTIMIZERS[name], item.call, self.consts, self.diags, owner=name)
         except BindFailed:
             return None
+        if (problem := optimizer_problem(optimizer)) is not None:
+            argument, why, help = problem
+            where = next((k.value.span for k in item.call.kwargs if k.name.text == argument), item.call.span)
+            self.diags.error("E303", why, where, help=help)
+            return None
+        return optimizer
 
     def metrics(self, value, span: Span, expr: ast.Expr | None) -> tuple[Named, ...]:
         items = value if isinstance(value, tuple) else (value,)
@@ -245,7 +251,26 @@ class _ConfigBuilder:
                 pass
         return tuple(out)
 
-    def monitor(self, value, span: Span, metrics: tuple[Named, ...], has_validation: bool) -> str | None:
+    def bound_metrics(self, metrics: tuple[Named, ...], losses, span: Span | None) -> list[BoundMetric]:
+        """The metrics on the outputs they measure, as training will bind them; a metric that
+        measures no output, one that cannot measure its output's kind, and one listed twice
+        are refused here, not when training starts."""
+        kinds = [OPS[t.op].trains for t in losses]
+        bound = bind_metrics(metrics, kinds, [t.prediction for t in losses]) if losses else []
+        for config in metrics:
+            mine = [b for b in bound if b.config is config]
+            if losses and not mine:
+                losses_named = "a classification loss (cross_entropy or binary_cross_entropy)"
+                self.diags.error("E303", f"metric `{config.name}` needs {losses_named}", span)
+            problem = next((p for b in mine if (p := metric_problem(config, kinds[b.output]))), None)
+            if problem:
+                self.diags.error("E303", problem, span)
+        names = [b.name for b in bound]
+        for name in dict.fromkeys(n for n in names if names.count(n) > 1):
+            self.diags.error("E303", f"metric `{name}` is listed twice", span, help="list each metric once")
+        return bound
+
+    def monitor(self, value, span: Span, metrics: list[BoundMetric], has_validation: bool) -> str | None:
         name = value.name if isinstance(value, Symbol) else value
         known = ["loss", *(m.name for m in metrics)]
         allowed = known + [f"val_{k}" for k in known]
@@ -351,14 +376,7 @@ def build_config(resolved: Resolved, graph: Graph, diags: Diagnostics) -> TrainC
         if bound["metrics"]
         else ()
     )
-    classifier = any(OPS[t.op].classifier for t in losses)
-    for m in metrics:
-        if m.name in CLASSIFICATION_METRICS and losses and not classifier:
-            diags.error(
-                "E303",
-                f"metric `{m.name}` needs a classification loss (cross_entropy or binary_cross_entropy)",
-                spans["metrics"],
-            )
+    bound_metrics = builder.bound_metrics(metrics, losses, spans.get("metrics"))
     data_config = builder.data(losses)
     has_validation = bound["validation"] is not None or data_config.validation is not None
     if bound["validation"] is not None and data_config.validation is not None:
@@ -383,12 +401,13 @@ def build_config(resolved: Resolved, graph: Graph, diags: Diagnostics) -> TrainC
                 spans=(es_spans := {}),
             )
             monitor = builder.monitor(
-                es["monitor"], es_spans.get("monitor", call.span), metrics, has_validation
+                es["monitor"], es_spans.get("monitor", call.span), bound_metrics, has_validation
             )
             if monitor is not None:
                 mode = es["mode"]
                 if mode == "auto":
-                    mode = "max" if monitor.removeprefix("val_") in CLASSIFICATION_METRICS else "min"
+                    higher = {m.name for m in bound_metrics if m.higher_is_better}
+                    mode = "max" if monitor.removeprefix("val_") in higher else "min"
                 early = EarlyStopping(monitor, mode, es["patience"], es["min_delta"], es["restore_best"])
         except BindFailed:
             pass

@@ -61,6 +61,17 @@ _VARIANCE_SCALING = {
 _TRUNCATED_STD = 0.87962566103423978  # std of N(0, 1) conditioned on |z| <= 2
 
 
+def init_problem(init: Named, shape: tuple[int, ...]) -> str | None:
+    """Why `init` cannot initialize a parameter of `shape`, or None: the compiler reports it at
+    the spec's init keyword, and `initialize` refuses it."""
+    if INITIALIZERS.get(init.name) is INITIALIZERS["orthogonal"] and len(shape) < 2:
+        return (
+            f"orthogonal needs a parameter of rank >= 2. Received: shape {list(shape)}; "
+            "use normal, uniform or a constant for vectors"
+        )
+    return None
+
+
 def initialize(
     init: Named,
     shape: tuple[int, ...],
@@ -74,6 +85,8 @@ def initialize(
     rng state gives the same array."""
     if init.name not in INITIALIZERS:
         raise ValueError(f"unknown initializer `{init.name}`. Expected one of: {', '.join(INITIALIZERS)}")
+    if (problem := init_problem(init, shape)) is not None:
+        raise ValueError(problem)
     name = INITIALIZERS[init.name].name
     params = init.params
     shape = tuple(shape)
@@ -125,11 +138,6 @@ def _truncated_normal(shape: tuple[int, ...], rng: np.random.Generator) -> np.nd
 
 
 def _orthogonal(shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
-    if len(shape) < 2:
-        raise ValueError(
-            f"orthogonal needs a parameter of rank >= 2. Received: shape {shape}; "
-            "use normal, uniform or a constant for vectors"
-        )
     rows, cols = shape[0], math.prod(shape[1:])
     a = rng.standard_normal((max(rows, cols), min(rows, cols)))  # tall: QR gives its column space
     q, r = np.linalg.qr(a)

@@ -12,12 +12,17 @@ exact whatever the batching: a mean over every scored entry seen since `reset`. 
     regression: prediction and target of the same shape
         mae = mean |p - y|;  mse = mean (p - y)^2;  rmse = sqrt(mse over everything seen)
 mae/mse/rmse of a classifier compare its probabilities (sigmoid/softmax of logits) with the
-0/1 target (one-hot for multiclass). A metric that has seen nothing reports nan."""
+0/1 target (one-hot for multiclass). A metric that has seen nothing reports nan.
+
+`bind_metrics` decides which outputs each listed metric measures and the name of its column
+in metrics.csv; the compiler (to check monitors and combinations) and the trainer (to measure)
+both call it, so a name that `nnc check` accepts is one that training logs."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from nnc.runtime.schema import Arg, Int, Named, Signature
@@ -79,22 +84,65 @@ def _probabilities(prediction: np.ndarray, target: np.ndarray, *, logits: bool, 
     return p, (np.arange(p.shape[-1]) == target[..., None]).astype(np.float64)
 
 
+@dataclass(frozen=True)
+class BoundMetric:
+    name: str  # its column: accuracy; top_k_2 when top_k is listed twice; probs_accuracy
+    config: Named
+    output: int  # the index of the output (loss term) it measures
+    higher_is_better: bool
+
+
+def bind_metrics(configs: Sequence[Named], kinds: Sequence[str], outputs: Sequence[str]) -> list[BoundMetric]:
+    """The metrics `configs` on outputs of `kinds` (one per loss term, named `outputs`).
+    accuracy and top_k measure the classifiers; mae, mse and rmse the regressions, or, with
+    none, every output (mse of a classifier is then the Brier score). A metric is named after
+    its arguments too when its name is listed more than once (top_k_2, top_k_3), and after its
+    output when it measures several (probs_accuracy)."""
+    counts: dict[str, int] = {}
+    for config in configs:
+        counts[config.name] = counts.get(config.name, 0) + 1
+    out = []
+    for config in configs:
+        if config.name in CLASSIFICATION_METRICS:
+            measured = [i for i, kind in enumerate(kinds) if kind != "regression"]
+        else:
+            measured = [i for i, kind in enumerate(kinds) if kind == "regression"] or list(range(len(kinds)))
+        base = config.name
+        if counts[config.name] > 1:
+            base = "_".join([config.name, *(_word(v) for v in config.params.values())])
+        for i in measured:
+            name = base if len(measured) == 1 else f"{outputs[i]}_{base}"
+            out.append(BoundMetric(name, config, i, config.name in CLASSIFICATION_METRICS))
+    return out
+
+
+def _word(value) -> str:
+    return f"{value:g}".replace(".", "_") if isinstance(value, float) else str(value)
+
+
+def metric_problem(config: Named, kind: str) -> str | None:
+    """Why metric `config` cannot measure an output of `kind`, or None."""
+    if config.name in CLASSIFICATION_METRICS and kind == "regression":
+        return f"metric `{config.name}` needs a classifier output. Received: a regression output"
+    if config.name == "top_k" and kind != "multiclass":
+        return f"metric `top_k` needs a multiclass output (cross_entropy). Received: a {kind} output"
+    return None
+
+
 def make_metric(config: Named, *, logits: bool, kind: str) -> Metric:
     """The metric `config` names, for an output of `kind` (multiclass, binary or regression);
     `logits` says whether a classifier's prediction is logits rather than probabilities."""
     name = config.name
     if kind not in KINDS:
         raise ValueError(f"unknown output kind `{kind}`. Expected one of: {', '.join(KINDS)}")
-    if name in CLASSIFICATION_METRICS and kind == "regression":
-        raise ValueError(f"metric `{name}` needs a classifier output. Received: a regression output")
+    if (problem := metric_problem(config, kind)) is not None:
+        raise ValueError(problem)
     if name == "accuracy" and kind == "multiclass":
         return Metric(name, lambda p, y: p.argmax(axis=-1) == y)
     if name == "accuracy":
         threshold = 0.0 if logits else 0.5
         return Metric(name, lambda p, y: (p > threshold) == (y > 0.5))
     if name == "top_k":
-        if kind != "multiclass":
-            raise ValueError("metric `top_k` needs a multiclass output. Received: a binary output")
         k = config.params["k"]
         return Metric(name, lambda p, y: (p > np.take_along_axis(p, y[..., None], -1)).sum(-1) < k)
     if name not in METRICS:

@@ -141,10 +141,18 @@ class Optimizer(ABC):
             buffer[...] = state[name]
 
 
+def optimizer_problem(config: Named) -> tuple[str, str, str] | None:
+    """(argument, why, help) when an optimizer's arguments, each valid alone, cannot go
+    together; None when they can. The compiler reports it at the argument, and make_optimizer
+    refuses it."""
+    if config.name == "sgd" and config.params["nesterov"] and config.params["momentum"] == 0:
+        why = "sgd with nesterov=true needs momentum > 0. Received: momentum=0"
+        return "nesterov", why, "set momentum=0.9, or leave out nesterov"
+    return None
+
+
 class SGD(Optimizer):
     def __init__(self, size: int, *, momentum: float, nesterov: bool, weight_decay: float):
-        if nesterov and momentum == 0:
-            raise ValueError("sgd with nesterov=true needs momentum > 0. Received: momentum=0")
         super().__init__(size, {"momentum": 0.0} if momentum else {})
         self.momentum, self.nesterov, self.weight_decay = momentum, nesterov, weight_decay
 
@@ -268,6 +276,8 @@ def make_optimizer(config: Named, size: int) -> Optimizer:
     """The optimizer `config` names (every argument bound) for a parameter buffer of `size`
     entries. lr, the clipping and the schedule arguments are the caller's: see the module
     docstring."""
+    if (problem := optimizer_problem(config)) is not None:
+        raise ValueError(problem[1])
     p = config.params
     if config.name == "sgd":
         return SGD(size, momentum=p["momentum"], nesterov=p["nesterov"], weight_decay=p["weight_decay"])

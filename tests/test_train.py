@@ -416,3 +416,31 @@ def test_freed_memory_is_retained_between_steps_on_glibc():
 
     expected = platform.system() == "Linux" and platform.libc_ver()[0] == "glibc"
     assert retain_freed_memory() is expected
+
+
+def test_each_metric_gets_its_own_column(tmp_path):
+    write_blobs(tmp_path)
+    spec = tmp_path / "k.nn"
+    spec.write_text(SPEC.replace("metrics = [accuracy]", "metrics = [top_k(2), top_k(3), accuracy]"))
+    nnc.load(spec).fit(out=tmp_path / "run", epochs=1)
+    header = (tmp_path / "run" / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert header == [
+        "epoch", "loss", "top_k_2", "top_k_3", "accuracy",
+        "val_loss", "val_top_k_2", "val_top_k_3", "val_accuracy", "lr", "seconds",
+    ]  # fmt: skip
+
+
+def test_other_training_data_keep_the_spec_s_validation_file(tmp_path):
+    write_blobs(tmp_path)
+    np.savez(tmp_path / "val.npz", **np.load(tmp_path / "blobs.npz"))
+    write_blobs(tmp_path, seed=1)
+    (tmp_path / "blobs.npz").rename(tmp_path / "other.npz")
+    write_blobs(tmp_path)
+    spec = tmp_path / "v.nn"
+    text = SPEC.replace("validation = 0.25", "early_stopping(monitor=val_accuracy, patience=50)")
+    spec.write_text(
+        text.replace('data { train = "blobs.npz" }', 'data { train = "blobs.npz"; validation = "val.npz" }')
+    )
+    model = nnc.load(spec)
+    model.fit(tmp_path / "other.npz", out=tmp_path / "run", epochs=2)
+    assert "val_accuracy" in model.history[-1] and model.summary["monitor"] == "val_accuracy"

@@ -8,6 +8,7 @@ from dataclasses import replace
 
 from nnc.compiler.diagnostics import Diagnostics
 from nnc.compiler.ir import Graph, Parameter, TensorType
+from nnc.runtime.init import init_problem
 from nnc.runtime.ops import OPS
 from nnc.runtime.ops.base import ShapeError
 
@@ -58,11 +59,18 @@ def infer_shapes(graph: Graph, diags: Diagnostics) -> Graph:
                     help=f"{op.name} takes {', '.join(sorted(u for u in used if u)) or 'no initializers'}",
                 )
         for spec in specs:
+            init = node.inits.get(spec.init_arg, spec.init)
+            if (problem := init_problem(init, tuple(spec.shape))) is not None:
+                diags.error(
+                    "E303",
+                    f"{problem} (`{node.name}.{spec.name}`)",
+                    node.arg_spans.get(spec.init_arg, node.span),
+                )
             params.append(
                 Parameter(
                     f"{node.name}.{spec.name}",
                     tuple(spec.shape),
-                    node.inits.get(spec.init_arg, spec.init),
+                    init,
                     trainable=spec.trainable and node.trainable,
                     l1=node.l1 if spec.regularized else 0.0,
                     l2=node.l2 if spec.regularized else 0.0,

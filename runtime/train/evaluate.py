@@ -8,31 +8,27 @@ from collections.abc import Mapping
 import numpy as np
 from nnc.runtime.errors import RunError
 from nnc.runtime.executor import Plan
-from nnc.runtime.metrics import CLASSIFICATION_METRICS, confusion_matrix, make_metric
+from nnc.runtime.metrics import bind_metrics, confusion_matrix, make_metric
 
 EVAL_BATCH = 1024  # inference batches: large for speed, bounded for memory
 
 
 class MetricSet:
-    """The metrics the spec lists, bound to the loss terms they apply to. A metric is named
-    plainly when it applies to one output, `<output>_<metric>` when to several."""
+    """The metrics the spec lists, bound to the loss terms they apply to and named as
+    runtime/metrics.bind_metrics says."""
 
     def __init__(self, configs, losses):
-        self.entries = []  # (name, metric, loss step)
+        losses = list(losses)
+        bound = bind_metrics(configs, [t.op.trains for t in losses], [t.prediction for t in losses])
         for config in configs:
-            if config.name in CLASSIFICATION_METRICS:
-                terms = [t for t in losses if t.op.classifier]
-            else:
-                # mae/mse/rmse measure regression outputs; on a classifier alone they compare
-                # its probabilities with the one-hot target (mse is then the Brier score).
-                terms = [t for t in losses if not t.op.classifier] or list(losses)
-            if not terms:
+            if not any(b.config is config for b in bound):
                 raise RunError("E502", f"metric `{config.name}` applies to none of the model's losses")
-            for term in terms:
-                name = config.name if len(terms) == 1 else f"{term.prediction}_{config.name}"
-                self.entries.append(
-                    (name, make_metric(config, logits=term.logits, kind=term.op.trains), term)
-                )
+        self.entries = []  # (name, metric, loss step)
+        for b in bound:
+            term = losses[b.output]
+            self.entries.append(
+                (b.name, make_metric(b.config, logits=term.logits, kind=term.op.trains), term)
+            )
 
     @property
     def names(self) -> list[str]:
