@@ -292,7 +292,10 @@ class _ConfigBuilder:
             return None
         return name
 
-    def data(self, losses: tuple[LossTerm, ...]) -> DataConfig:
+    def data(self, losses: tuple[LossTerm, ...], *, check_files: bool) -> DataConfig:
+        """The data section; with `check_files`, its existing files are checked against the
+        model (not when the model or its losses already failed: what the files must hold
+        depends on them, and one typo would read as a data error too)."""
         kwargs, _ = _section_args(self.resolved.data, self.diags, {})
         section = self.resolved.data
         span = section.span if section else None
@@ -305,7 +308,7 @@ class _ConfigBuilder:
         sources = {}
         for split in ("train", "validation", "test"):
             if bound[split] is not None:
-                sources[split] = self.data_source(bound[split], spans[split], fields)
+                sources[split] = self.data_source(bound[split], spans[split], fields, check_files)
         standardize = bound["standardize"]
         float_inputs = tuple(i.name for i in self.graph.inputs if i.type.dtype == "float32")
         if standardize is True:
@@ -325,7 +328,7 @@ class _ConfigBuilder:
                     )
         return DataConfig(str(self.resolved.root), standardize=names, **sources)
 
-    def data_source(self, value, span: Span, fields: list):
+    def data_source(self, value, span: Span, fields: list, check_files: bool):
         """A spec's data source, with what its existing files show checked by the data
         readers themselves (runtime/data): `nnc check` and `nnc train` cannot disagree."""
         paths = value.values() if isinstance(value, dict) else [value]
@@ -343,6 +346,8 @@ class _ConfigBuilder:
             if not isinstance(path, str):
                 self.diags.error("E303", f"a data file is a path in double quotes. Received: {path!r}", span)
                 return value
+        if not check_files:
+            return value
         try:
             data.check(value, self.resolved.root, fields)
         except data.DataError as e:
@@ -377,7 +382,7 @@ def build_config(resolved: Resolved, graph: Graph, diags: Diagnostics) -> TrainC
         else ()
     )
     bound_metrics = builder.bound_metrics(metrics, losses, spans.get("metrics"))
-    data_config = builder.data(losses)
+    data_config = builder.data(losses, check_files=not diags.has_errors)
     has_validation = bound["validation"] is not None or data_config.validation is not None
     if bound["validation"] is not None and data_config.validation is not None:
         diags.error(

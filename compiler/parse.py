@@ -62,7 +62,63 @@ def _expected(parser, terminals) -> str:
     return ", ".join(names)
 
 
+_CLOSERS = {"(": ")", "[": "]", "{": "}"}
+
+
+def _unclosed(text: str) -> int | None:
+    """The offset of the bracket that is never closed: the innermost one still open where a
+    closing bracket of another kind meets it, or at the end of the text. Strings and comments
+    are skipped. None when every bracket is closed (or a closing one has no opener at all)."""
+    stack: list[int] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "#":
+            i = text.find("\n", i) if "\n" in text[i:] else len(text)
+            continue
+        if ch == '"':
+            end = text.find('"', i + 1)
+            newline = text.find("\n", i + 1)
+            i = len(text) if end < 0 or (0 <= newline < end) else end + 1
+            continue
+        if ch in _CLOSERS:
+            stack.append(i)
+        elif ch in _CLOSERS.values():
+            if stack and _CLOSERS[text[stack[-1]]] == ch:
+                stack.pop()
+            elif any(_CLOSERS[text[j]] == ch for j in stack):
+                return stack[-1]
+            else:
+                return None
+        i += 1
+    return stack[-1] if stack else None
+
+
 def _syntax_error(parser, error, source: Source) -> Diagnostic:
+    """The diagnostic of a syntax error: an unclosed bracket before it is reported at the
+    bracket (the error is only where the parser noticed), else what was expected there."""
+    at = getattr(error, "pos_in_stream", None)
+    if at is not None and source.text[at] == '"':  # an unterminated string: that is the mistake
+        return _unexpected(parser, error, source)
+    if at is None:
+        token = getattr(error, "token", None)
+        at = len(source.text) if token is None or token.type == "$END" else token.start_pos
+    opened = _unclosed(source.text)
+    if opened is not None and opened <= at:
+        bracket = source.text[opened]
+        span = Span(source, opened, opened + 1)
+        noticed = Span(source, min(at, len(source.text)), min(at + 1, len(source.text)))
+        return Diagnostic(
+            "E106",
+            f"`{bracket}` opened at {span.line}:{span.column} is never closed",
+            span,
+            help=f"close it with `{_CLOSERS[bracket]}`",
+            notes=(("where the parser stopped", noticed),),
+        )
+    return _unexpected(parser, error, source)
+
+
+def _unexpected(parser, error, source: Source) -> Diagnostic:
     from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
 
     end = Span(source, len(source.text), len(source.text))

@@ -11,7 +11,10 @@ CASES = [
     ("E101", M + "    dense(10) @ relu\n}", 3, 15, "unexpected character `@`", None),
     ("E102", M + "    dense(10 20)\n}", 3, 14, "unexpected `20`", "separate arguments with `,`"),
     ("E102", "models m {}", 1, 1, "unexpected `models`", "did you mean `model`?"),
-    ("E103", M + "    dense(10)\n", 4, 1, "unexpected end of file", "expected"),
+    ("E103", "const a = 3\nmodel m", 2, 8, "unexpected end of file", "expected"),
+    ("E106", M + "    dense(10)\n", 1, 9, "`{` opened at 1:9 is never closed", "close it with `}`"),
+    ("E106", M + "    dense(10 -> relu\n}", 3, 10, "`(` opened at 3:10 is never closed", "close it with `)`"),
+    ("E106", "model m {\n    input x: float32[4\n    dense(3)\n}", 2, 21, "`[` opened at 2:21", "`]`"),
     ("E104", M + '}\ndata { train = "a.csv }', 4, 16, "unterminated string", None),
     ("E201", M + "    dense(10) -> rleu\n}", 3, 18, "unknown layer `rleu`", "did you mean `relu`?"),
     (
@@ -392,3 +395,29 @@ def test_deep_nesting_is_a_located_diagnostic(compile_text):
     with pytest.raises(CompileError) as info:
         compile_text("const c = " + " + ".join(["1"] * 3000) + "\n" + M + "}")
     assert info.value.diagnostics[0].code == "E105"
+
+
+def test_one_typo_in_the_model_is_one_error_not_also_data_errors():
+    """The data checks depend on the model: with a layer unknown, the target would read as a
+    65th feature (E402 for each file). They are skipped when the model already failed."""
+    from conftest import ROOT
+
+    spec = ROOT / "specs" / "mlp_digits.nn"
+    text = spec.read_text().replace("dense(hidden) -> relu", "dens(hidden) -> relu")
+    from nnc.compiler.pipeline import compile_source
+    from nnc.compiler.source import Source
+
+    with pytest.raises(CompileError) as info:
+        compile_source(Source(str(spec), text))
+    assert [(d.code, d.span.line) for d in info.value.diagnostics] == [("E201", 7)]
+
+
+def test_a_shape_error_says_how_to_fix_it(compile_text):
+    with pytest.raises(CompileError) as info:
+        compile_text(M + "    conv2d(8, 3)\n}")
+    d = info.value.diagnostics[0]
+    assert d.code == "E301" and "expects x of rank 4 (N, C, H, W). Received: x: [N, 64]" in d.message
+    assert d.help == "reshape it first: `reshape((C, H, W))`, whose sizes multiply to 64"
+    with pytest.raises(CompileError) as info:
+        compile_text("model m {\n    input x: float32[4, 4, 4]\n    lstm(8)\n}")
+    assert info.value.diagnostics[0].help == "reshape it first: `reshape((T, F))`, whose sizes multiply to 64"

@@ -172,7 +172,22 @@ def check_rank(x: Shape, low: int, high: int | None = None, *, what: str = "x", 
     if rank < low or (high is not None and rank > high):
         want = f"rank {low}" if high == low else f"rank >= {low}" if high is None else f"rank {low} to {high}"
         hint = f" ({layout})" if layout else ""
-        raise ShapeError(f"expects {what} of {want}{hint}. Received: {what}: {format_shape(x)}", arg=what)
+        raise ShapeError(
+            f"expects {what} of {want}{hint}. Received: {what}: {format_shape(x)}",
+            arg=what,
+            help=_rank_help(x, low, layout),
+        )
+
+
+def _rank_help(x: Shape, low: int, layout: str) -> str | None:
+    """How to give a layer the rank it wants: reshape the value to its layout, or flatten it."""
+    values = math.prod(d for d in x[1:] if isinstance(d, int))
+    if layout:
+        axes = [a.replace("*spatial", "L") for a in layout.split(", ")[1:]]
+        return f"reshape it first: `reshape(({', '.join(axes)}))`, whose sizes multiply to {values}"
+    if low == 2 and len(x) > low:
+        return f"flatten it first: `flatten` gives its {values} values per sample"
+    return None
 
 
 def format_shape(shape: Shape) -> str:
