@@ -3,6 +3,8 @@ with the activation before them, and which settings need validation data."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from nnc.compiler import ast
 from nnc.compiler.bind import BindFailed, bind_arguments, bind_call, check_value
 from nnc.compiler.build_ir import Anything
@@ -326,7 +328,23 @@ class _ConfigBuilder:
                         spans["standardize"],
                         help=f"float32 inputs: {', '.join(float_inputs) or 'none'}",
                     )
-        return DataConfig(str(self.resolved.root), standardize=names, **sources)
+        labels = {}
+        if check_files and isinstance(sources.get("train"), str):
+            labels = data.class_names(sources["train"], self.resolved.root, fields)
+        return DataConfig(str(self.resolved.root), standardize=names, labels=labels, **sources)
+
+    def name_classes(self, term: LossTerm, labels) -> LossTerm | None:
+        """A loss whose attributes name classes (class_weights by name), with the names as class
+        indices when the training data's names are known now (else training resolves them)."""
+        op = OPS[term.op]
+        if op.name_classes is None or term.target not in labels:
+            return term
+        try:
+            attrs = {**term.attrs, **op.name_classes(labels[term.target], **term.attrs)}
+        except ValueError as e:
+            self.diags.error("E303", str(e), term.span, help="name the classes as the training data do")
+            return None
+        return replace(term, attrs=attrs)
 
     def data_source(self, value, span: Span, fields: list, check_files: bool):
         """A spec's data source, with what its existing files show checked by the data
@@ -383,6 +401,7 @@ def build_config(resolved: Resolved, graph: Graph, diags: Diagnostics) -> TrainC
     )
     bound_metrics = builder.bound_metrics(metrics, losses, spans.get("metrics"))
     data_config = builder.data(losses, check_files=not diags.has_errors)
+    losses = tuple(t for t in (builder.name_classes(t, data_config.labels) for t in losses) if t)
     has_validation = bound["validation"] is not None or data_config.validation is not None
     if bound["validation"] is not None and data_config.validation is not None:
         diags.error(

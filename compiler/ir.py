@@ -140,6 +140,9 @@ class DataConfig:
     validation: Any = None
     test: Any = None
     standardize: tuple[str, ...] = ()  # names of the inputs to standardize
+    # The class names of each class target of the training data (None: class indices), read at
+    # check time where the file could be: what `nnc check` shows. Not part of the program.
+    labels: Mapping[str, list[str] | None] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)

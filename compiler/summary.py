@@ -97,7 +97,9 @@ def summarize(program: Program) -> dict:
             "l2": t.l2,
             "metrics": [str(m) for m in t.metrics],
             "early_stopping": None if t.early_stopping is None else vars(t.early_stopping).copy(),
-            "data": {k: v for k, v in vars(t.data).items() if v not in (None, ())},
+            "data": {k: v for k, v in vars(t.data).items() if v not in (None, ()) and k != "labels"},
+            # class target -> its class names in index order, as training will number them
+            "classes": {k: v for k, v in t.data.labels.items() if v is not None},
         },
     }
 
@@ -167,6 +169,11 @@ def format_summary(summary: dict) -> str:
             f"  early stop  monitor={e['monitor']} mode={e['mode']} patience={e['patience']} "
             f"min_delta={show(e['min_delta'])} restore_best={show(e['restore_best'])}"
         )
+    for target, names in t["classes"].items():
+        shown = ", ".join(f"{name}={i}" for i, name in enumerate(names[:20])) + (
+            ", ..." if len(names) > 20 else ""
+        )
+        lines.append(f"  classes     {target}: {shown}")
     for k, v in t["data"].items():
         if k != "root":
             lines.append(f"  data        {k} = {show(v) if not isinstance(v, tuple) else ', '.join(v)}")

@@ -302,6 +302,7 @@ class Model:
             dataset = self.read(self.program.train.data.test, self.root, self.labels)
         else:
             dataset = self.dataset(data, labels=self.labels)
+        self.plan.name_classes(self.labels, self.program.path)
         return measure(self.plan, self.program.train.metrics, dataset.arrays)
 
     def predict(self, x, outputs: list[str] | None = None):

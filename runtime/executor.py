@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+from nnc.runtime.errors import RunError
 from nnc.runtime.ops import OPS
 from nnc.runtime.ops.base import Context, OpDef
 from nnc.runtime.parameters import Parameters
@@ -139,6 +140,22 @@ class Plan:
         losses, _ = self._losses(values, feeds, ctx)
         terms = [float(v) for v in losses]
         return Pass(sum(t * loss.weight for t, loss in zip(terms, self.losses, strict=True)), terms, values)
+
+    def name_classes(self, labels: Mapping[str, list[str]], path: str) -> None:
+        """Resolves what the losses' attributes say by class name (class_weights {cat: 2.0}) with
+        the training data's class names; a name they lack is refused (E410)."""
+        losses = []
+        for loss in self.losses:
+            if loss.op.name_classes is not None:
+                try:
+                    named = loss.op.name_classes(labels.get(loss.target), **loss.attrs)
+                except ValueError as e:
+                    raise RunError(
+                        "E410", str(e), path=path, help="name the classes as the training data do"
+                    ) from None
+                loss = replace(loss, attrs={**loss.attrs, **named})
+            losses.append(loss)
+        self.losses = tuple(losses)
 
     def fit(self, feeds: Mapping[str, np.ndarray]) -> None:
         """Fits the preprocessing: each step whose op has `fit` computes its parameters from its

@@ -268,6 +268,24 @@ class FloatList(Kind):
 
 
 @dataclass(frozen=True)
+class FloatMap(Kind):
+    """Numbers by name, such as class weights by class name: {cat: 2.0, dog: 1.0}."""
+
+    min: float = 0.0
+
+    def describe(self) -> str:
+        return f"numbers >= {self.min:g} by name, such as {{cat: 2.0, dog: 1.0}}"
+
+    def check(self, value):
+        if not isinstance(value, Mapping) or not value:
+            raise ArgError(self.describe())
+        try:
+            return {str(k): Float(self.min).check(v) for k, v in value.items()}
+        except ArgError:
+            raise ArgError(self.describe()) from None
+
+
+@dataclass(frozen=True)
 class Optional(Kind):
     kind: Kind
 

@@ -444,3 +444,62 @@ def test_other_training_data_keep_the_spec_s_validation_file(tmp_path):
     model = nnc.load(spec)
     model.fit(tmp_path / "other.npz", out=tmp_path / "run", epochs=2)
     assert "val_accuracy" in model.history[-1] and model.summary["monitor"] == "val_accuracy"
+
+
+def write_named_blobs(folder, name="named.csv", labels=("fox", "cat", "dog"), seed=0):
+    rng = np.random.default_rng(seed)
+    kind = rng.integers(0, 3, 90)
+    x = np.eye(4)[kind] * 2 + 0.5 * rng.standard_normal((90, 4))
+    rows = [",".join([*(f"{v:.4f}" for v in x[i]), labels[kind[i]]]) for i in range(90)]
+    (folder / name).write_text("\n".join(["a,b,c,d,label", *rows]) + "\n")
+
+
+NAMED = SPEC.replace('data { train = "blobs.npz" }', 'data { train = "named.csv" }')
+
+
+def test_check_shows_how_string_labels_are_numbered(tmp_path):
+    from click.testing import CliRunner
+
+    from nnc.cli import main
+
+    write_named_blobs(tmp_path)
+    (tmp_path / "named.nn").write_text(NAMED)
+    result = CliRunner().invoke(main, ["check", str(tmp_path / "named.nn")])
+    assert result.exit_code == 0 and "  classes     label: cat=0, dog=1, fox=2\n" in result.output
+
+
+def test_class_weights_by_label_name_weigh_those_classes(tmp_path):
+    write_named_blobs(tmp_path)
+    by_name = tmp_path / "by_name.nn"
+    by_name.write_text(NAMED.replace("target=label)", "target=label, class_weights={fox: 3.0, cat: 0.5})"))
+    by_index = tmp_path / "by_index.nn"
+    by_index.write_text(NAMED.replace("target=label)", "target=label, class_weights=[0.5, 1.0, 3.0])"))
+    model = nnc.load(by_name)
+    assert model.program.train.losses[0].attrs["class_weights"] == (0.5, 1.0, 3.0)  # cat, dog, fox
+    model.fit(out=tmp_path / "a")
+    nnc.load(by_index).fit(out=tmp_path / "b")
+    assert same_weights(weights(tmp_path / "a"), weights(tmp_path / "b"))
+    # A name the data lack: refused at check time, at the loss.
+    wrong = tmp_path / "wrong.nn"
+    wrong.write_text(NAMED.replace("target=label)", "target=label, class_weights={wolf: 2.0})"))
+    with pytest.raises(CompileError) as e:
+        nnc.load(wrong)
+    d = e.value.diagnostics[0]
+    assert (
+        d.code == "E303" and "`wolf`, which the training data do not have" in d.message and d.span.line == 8
+    )
+
+
+def test_class_weights_by_name_meet_data_given_at_training_time(tmp_path):
+    write_named_blobs(tmp_path)
+    write_named_blobs(tmp_path, "wolves.csv", labels=("wolf", "cat", "dog"))
+    spec = tmp_path / "late.nn"
+    text = NAMED.replace('train = "named.csv"', 'train = "later.csv"')
+    spec.write_text(text.replace("target=label)", "target=label, class_weights={fox: 3.0})"))
+    model = nnc.load(spec)  # the file is not there yet: the names wait for the data
+    assert model.program.train.losses[0].attrs["class_weights"] == {"fox": 3.0}
+    model.fit(tmp_path / "named.csv", out=tmp_path / "run", epochs=1)
+    assert model.plan.losses[0].attrs["class_weights"] == (1.0, 1.0, 3.0)
+    with pytest.raises(RunError) as e:
+        nnc.load(spec).fit(tmp_path / "wolves.csv", out=tmp_path / "run2", epochs=1)
+    assert e.value.code == "E410" and "`fox`" in e.value.message

@@ -56,6 +56,7 @@ __all__ = [
     "Field",
     "batches",
     "check",
+    "class_names",
     "fields_of",
     "names",
     "read",
@@ -120,6 +121,22 @@ def names(source, root: Path) -> list[str]:
     """What `source` holds, read cheaply: CSV columns, archive arrays, mapping keys."""
     reader, located = _resolve(source, root)
     return reader.names(located)
+
+
+CLASS_NAMES_LIMIT = 64 * 2**20  # bytes: `nnc check` reads no larger file whole
+
+
+def class_names(source, root: Path, fields: list[Field]) -> dict[str, list[str] | None]:
+    """The class names a CSV's class targets hold, numbered as training will number them (None
+    for a target of class indices); empty for other sources, for a file that does not exist or
+    cannot be read (reading it will say why), and for a file over 64 MiB (check stays quick)."""
+    try:
+        reader, located = _resolve(source, root)
+        if not isinstance(reader, CsvFile) or located.stat().st_size > CLASS_NAMES_LIMIT:
+            return {}
+        return reader.class_names(located, fields)
+    except (DataError, OSError):
+        return {}
 
 
 def _resolve(source, root: Path) -> tuple[Reader, object]:

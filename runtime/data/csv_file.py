@@ -306,6 +306,18 @@ class CsvFile(Reader):
     def read(self, path: Path, fields: list[Field], labels: dict[str, list[str]]) -> Dataset:
         return _read(path, fields, labels)
 
+    def class_names(self, path: Path, fields: list[Field]) -> dict[str, list[str] | None]:
+        """For each class target with a column: its class names as reading the file numbers
+        them (sorted: class 0 is the first), or None when the column holds class indices."""
+        table = _read_table(path)
+        out = {}
+        for f in fields:
+            if f.classes is not None and not f.tokens and f.name in table.header:
+                j = table.header.index(f.name)
+                names = {c for row in table.rows if j < len(row) and (c := row[j].strip())}
+                out[f.name] = sorted(names) if _is_text(table, j) else None
+        return out
+
 
 def _read(path: Path, fields: list[Field], labels: dict[str, list[str]]) -> Dataset:
     table = _read_table(path)

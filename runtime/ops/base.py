@@ -135,6 +135,9 @@ class OpDef:
     absorbs: tuple[str, ...] = ()
     # losses: (**attrs) -> whether the prediction is read as logits; None: never
     reads_logits: Callable[..., bool] | None = None
+    # losses: (class names or None, **attrs) -> attrs with what names classes (class_weights by
+    # name) as class indices; raises ValueError for a name the classes lack
+    name_classes: Callable[..., dict] | None = None
     # (**attrs) -> n: the op's int64 input holds indices in [0, n) (an embedding's vocab); the
     # data checks refuse others
     index_limit: Callable[..., int] | None = None

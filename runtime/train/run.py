@@ -95,6 +95,7 @@ def train_run(
     if init_weights is not None:
         params.load(read_weights(init_weights), path=str(init_weights))
     job.plan.fit(train.arrays)  # the preprocessing's statistics always come from this run's data
+    job.plan.name_classes(train.labels, job.spec_path)
     schedule = LearningRateSchedule(config.optimizer.params.get("schedule"), config.optimizer.params["lr"])
     early = EarlyStopping(config.early_stopping) if config.early_stopping else None
     listeners = [
