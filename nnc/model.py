@@ -270,11 +270,13 @@ class Model:
         outputs: tuple[str, ...] = (),
         include_preprocessing: bool | None = None,
         verify: bool = True,
+        verify_provider: str = "cpu",
     ) -> Path:
         """Writes the model as ONNX (inference mode, trained weights, preprocessing included:
         raw features go in), after the export gate (see runtime/onnx/gate.py) unless `verify`
-        is False. `outputs` exports a sub-graph. `include_preprocessing` is accepted for older
-        callers: the preprocessing is always part of the graph."""
+        is False, on `verify_provider` (the one the model will run on: cuda, cuda:1, ...).
+        `outputs` exports a sub-graph. `include_preprocessing` is accepted for older callers:
+        the preprocessing is always part of the graph."""
         from nnc.runtime.onnx.export import export_file
         from nnc.runtime.onnx.metadata import Metadata
 
@@ -293,7 +295,16 @@ class Model:
             summary=self.summary,
             columns=self.feature_columns,
         )
-        return export_file(path, self.program, self.plan, meta, opset=opset, outputs=outputs, verify=verify)
+        return export_file(
+            path,
+            self.program,
+            self.plan,
+            meta,
+            opset=opset,
+            outputs=outputs,
+            verify=verify,
+            verify_provider=verify_provider,
+        )
 
     def evaluate(self, data=None) -> dict:
         """Loss and metrics on a data set (the spec's test file by default), plus a confusion

@@ -119,10 +119,11 @@ def export_file(
     opset: int | None = None,
     outputs: tuple[str, ...] = (),
     verify: bool = True,
+    verify_provider: str = "cpu",
 ) -> Path:
-    """Lowers `program` with `plan`'s weights, runs the export gate (runtime/onnx/gate.py)
-    unless `verify` is False, and only then writes the file, atomically: a model that fails
-    the gate leaves nothing behind."""
+    """Lowers `program` with `plan`'s weights, runs the export gate (runtime/onnx/gate.py) on
+    `verify_provider` unless `verify` is False, and only then writes the file, atomically: a
+    model that fails the gate leaves nothing behind."""
     from nnc.runtime.files import write_atomic
     from nnc.runtime.onnx.gate import verify as verify_model
 
@@ -134,7 +135,7 @@ def export_file(
         metadata=metadata,
     )
     if verify:
-        verify_model(model, values, program, plan, resolve_outputs(program.graph, outputs))
+        verify_model(model, values, program, plan, resolve_outputs(program.graph, outputs), verify_provider)
     path = Path(path)
     write_atomic(path, lambda f: f.write(model.SerializeToString()))
     return path

@@ -10,6 +10,7 @@ import itertools
 import numpy as np
 from nnc.runtime.errors import RunError
 from nnc.runtime.onnx.any_length import declared, symbolic_shapes
+from nnc.runtime.onnx.session import open_session
 from nnc.runtime.ops.base import Length
 
 BATCH_SIZES = (1, 7)
@@ -59,10 +60,11 @@ def sample_inputs(
     return feeds
 
 
-def verify(model, values: dict[str, str], program, plan, outputs) -> None:
-    """Raises RunError (E532) when the model fails any check; returns quietly otherwise."""
+def verify(model, values: dict[str, str], program, plan, outputs, provider: str = "cpu") -> None:
+    """Raises RunError (E532) when the model fails any check; returns quietly otherwise. The
+    comparison runs on `provider`: the one the model will be deployed on, held to the same
+    tolerance (runtime/onnx/session.py: TF32 off, no silent fall-back)."""
     import onnx
-    import onnxruntime
 
     try:
         onnx.checker.check_model(model, full_check=True)
@@ -77,7 +79,7 @@ def verify(model, values: dict[str, str], program, plan, outputs) -> None:
         expected = declared(symbolic[out])
         if dims != expected:
             raise ExportMismatch(f"ONNX infers {out}: {dims}, the IR says {expected}", out)
-    session = onnxruntime.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    session = open_session(model.SerializeToString(), provider=provider, path="the exported model")
     rng = np.random.default_rng(0)
     for batch, lengths in itertools.product(BATCH_SIZES, length_variants(graph, symbolic)):
         feeds = sample_inputs(graph, batch, lengths, rng)
@@ -85,10 +87,10 @@ def verify(model, values: dict[str, str], program, plan, outputs) -> None:
         got = dict(zip(outputs, session.run(list(outputs), feeds), strict=True))
         for out in outputs:
             if not _close(got[out], expected[out]):
-                layer = _first_diverging(model, values, graph, plan, feeds)
+                layer = _first_diverging(model, values, graph, plan, feeds, provider)
                 at = f"batch size {batch}" + "".join(f", {k} of length {n}" for k, n in lengths.items())
                 raise ExportMismatch(
-                    f"onnxruntime and the NumPy runtime disagree on `{out}` at {at}"
+                    f"onnxruntime ({provider}) and the NumPy runtime disagree on `{out}` at {at}"
                     + (f"; the first diverging layer is `{layer}`" if layer else ""),
                     layer,
                 )
@@ -98,10 +100,9 @@ def _close(a: np.ndarray, b: np.ndarray) -> bool:
     return a.dtype == b.dtype and a.shape == b.shape and np.allclose(a, b, rtol=RTOL, atol=ATOL)
 
 
-def _first_diverging(model, values, graph, plan, feeds) -> str | None:
+def _first_diverging(model, values, graph, plan, feeds, provider: str) -> str | None:
     """Runs the model again with every layer's value as an output and compares in graph order."""
     import onnx
-    import onnxruntime
 
     debug = onnx.ModelProto()
     debug.CopyFrom(model)
@@ -111,7 +112,7 @@ def _first_diverging(model, values, graph, plan, feeds) -> str | None:
         if values[name] not in known:
             debug.graph.output.append(onnx.helper.make_empty_tensor_value_info(values[name]))
             known.add(values[name])
-    session = onnxruntime.InferenceSession(debug.SerializeToString(), providers=["CPUExecutionProvider"])
+    session = open_session(debug.SerializeToString(), provider=provider, path="the exported model")
     got = dict(zip([values[n] for n in layers], session.run([values[n] for n in layers], feeds), strict=True))
     expected = plan.run(feeds, layers)
     return next((n for n in layers if not _close(got[values[n]], expected[n])), None)

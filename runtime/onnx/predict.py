@@ -16,46 +16,31 @@ from nnc.runtime.data import Field
 from nnc.runtime.dtypes import DTYPES, from_onnxruntime
 from nnc.runtime.errors import RunError, UsageError
 from nnc.runtime.onnx.metadata import Metadata, OutputKind
-
-PROVIDERS = {
-    "cpu": "CPUExecutionProvider",
-    "cuda": "CUDAExecutionProvider",
-    "tensorrt": "TensorrtExecutionProvider",
-    "rocm": "ROCMExecutionProvider",
-    "openvino": "OpenVINOExecutionProvider",
-    "dml": "DmlExecutionProvider",
-    "coreml": "CoreMLExecutionProvider",
-    "azure": "AzureExecutionProvider",
-}
-
-
-def available_providers() -> list[str]:
-    """Short names (cpu, cuda, ...) of the execution providers this onnxruntime offers."""
-    import onnxruntime
-
-    full = onnxruntime.get_available_providers()
-    short = {v: k for k, v in PROVIDERS.items()}
-    return [short.get(p, p) for p in full]
+from nnc.runtime.onnx.session import open_session
 
 
 class Predictor:
-    def __init__(self, path: str, *, provider: str = "cpu", threads: int | None = None):
-        import onnxruntime
-
-        available = available_providers()
-        if provider not in available:
-            raise UsageError(
-                "E540",
-                f"execution provider `{provider}` is not available here",
-                help=f"available: {', '.join(available)} (onnxruntime {onnxruntime.__version__})",
-            )
-        options = onnxruntime.SessionOptions()
-        if threads is not None:
-            options.intra_op_num_threads = threads
+    def __init__(
+        self,
+        path: str,
+        *,
+        provider: str = "cpu",
+        threads: int | None = None,
+        verbose: bool = False,
+        allow_tf32: bool = False,
+    ):
+        """A session on `provider` (cpu, cuda, cuda:1, ...: runtime/onnx/session.py), or E540."""
         try:
-            self.session = onnxruntime.InferenceSession(
-                str(path), options, providers=[PROVIDERS.get(provider, provider)]
+            self.session = open_session(
+                str(path),
+                provider=provider,
+                threads=threads,
+                verbose=verbose,
+                allow_tf32=allow_tf32,
+                path=str(path),
             )
+        except UsageError:
+            raise
         except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
             raise RunError("E541", f"cannot load {path} as an ONNX model: {e}", path=str(path)) from None
         self.metadata = Metadata.from_props(self.session.get_modelmeta().custom_metadata_map, str(path))
