@@ -58,6 +58,13 @@ def check_value(
         raise BindFailed from None
     if isinstance(checked, CallValue):
         table = _table_of(arg.kind)
+        if table is None:  # a kind without a table of calls (a name, a number) took it as is
+            diags.error(
+                "E303",
+                f"{owner} expects {arg.name} to be a value, not a call. Received: {arg.name}={show(value)}",
+                span,
+            )
+            raise BindFailed
         checked = bind_call(table[checked.name], checked.origin, scope, diags, owner=checked.name)
     return checked
 
@@ -68,11 +75,14 @@ def _numeric(kind) -> bool:
     return isinstance(kind, Int | Float | Ints)
 
 
-def _table_of(kind) -> Mapping[str, Signature]:
+def _table_of(kind) -> Mapping[str, Signature] | None:
+    """The table of calls a kind takes (an initializer's, a schedule's), None if it takes none."""
     if isinstance(kind, Table):
         return kind.table
-    inner = getattr(kind, "kind", None) or next(k for k in kind.kinds if isinstance(k, Table))
-    return _table_of(inner)
+    inner = getattr(kind, "kind", None) or next(
+        (k for k in getattr(kind, "kinds", ()) if isinstance(k, Table)), None
+    )
+    return None if inner is None else _table_of(inner)
 
 
 def bind_arguments(

@@ -8,6 +8,7 @@ import ast as python_ast
 from lark import Token, Tree
 from nnc.compiler import ast
 from nnc.compiler.diagnostics import CompileError, Diagnostic
+from nnc.compiler.evaluate import MAX_INT
 from nnc.compiler.source import Source, Span
 
 _BINARY = {"add": "+", "sub": "-", "mul": "*", "div": "/", "floordiv": "//", "mod": "%"}
@@ -22,6 +23,16 @@ class _Builder:
             return Span(self.source, node.start_pos, node.end_pos)
         return Span(self.source, node.meta.start_pos, node.meta.end_pos)
 
+    def string(self, token: Token) -> str:
+        """A string literal's value. The grammar admits single-line literals with escapes; a
+        raw NUL (which Python's parser refuses) reads as the character, and an escape Python
+        cannot read (a named character it does not know) is E108 at the literal."""
+        try:
+            return python_ast.literal_eval(str(token).replace("\0", "\\x00"))
+        except (SyntaxError, ValueError) as e:
+            message = f"this string cannot be read: {getattr(e, 'msg', e)}"
+            raise CompileError([Diagnostic("E108", message, self.span(token))]) from None
+
     def ident(self, token: Token) -> ast.Ident:
         return ast.Ident(str(token), self.span(token))
 
@@ -31,11 +42,14 @@ class _Builder:
         span = self.span(node)
         if kind == "number":
             text = str(node.children[0])
-            is_float = any(c in text for c in ".eE")
-            return ast.Literal(float(text) if is_float else int(text), span)
+            if any(c in text for c in ".eE"):
+                return ast.Literal(float(text), span)
+            if len(text.lstrip("0")) > 19 or int(text) > MAX_INT:  # never parse thousands of digits
+                message = f"integer literal too large: {len(text)} digits; integers fit int64"
+                raise CompileError([Diagnostic("E107", message, span)])
+            return ast.Literal(int(text), span)
         if kind == "string":
-            # The grammar admits only well-formed, single-line string literals.
-            return ast.Literal(python_ast.literal_eval(str(node.children[0])), span)
+            return ast.Literal(self.string(node.children[0]), span)
         if kind == "true":
             return ast.Literal(True, span)
         if kind == "false":
@@ -123,7 +137,7 @@ class _Builder:
         kind = node.data
         if kind == "import_stmt":
             string = node.children[1]
-            return ast.Import(ast.Literal(python_ast.literal_eval(str(string)), self.span(string)), span)
+            return ast.Import(ast.Literal(self.string(string), self.span(string)), span)
         if kind == "const_def":
             _, name, value = node.children
             return ast.Const(self.ident(name), self.expr(value), span)

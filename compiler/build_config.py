@@ -392,8 +392,11 @@ def build_config(resolved: Resolved, graph: Graph, diags: Diagnostics) -> TrainC
         bound = bind_arguments(TRAIN, (), kwargs, span, resolved.consts, diags, owner="train")
     except BindFailed as e:
         bound = e.partial
-    spans = {kw.name.text: kw.value.span for kw in kwargs}
-    exprs = {kw.name.text: kw.value for kw in kwargs}
+    # A setting given twice is E204 from the binder, which keeps the first: so do these.
+    spans, exprs = {}, {}
+    for kw in kwargs:
+        spans.setdefault(kw.name.text, kw.value.span)
+        exprs.setdefault(kw.name.text, kw.value)
     metrics = (
         builder.metrics(bound["metrics"], spans.get("metrics"), exprs.get("metrics"))
         if bound["metrics"]

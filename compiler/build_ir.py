@@ -11,7 +11,7 @@ from nnc.compiler import ast
 from nnc.compiler.bind import BindFailed, LateDefault, bind_arguments, check_value
 from nnc.compiler.diagnostics import Diagnostics, did_you_mean
 from nnc.compiler.evaluate import EvalFailed, evaluate
-from nnc.compiler.ir import BATCH, Graph, Input, Node, TensorType
+from nnc.compiler.ir import BATCH, MAX_DIM, Graph, Input, Node, TensorType
 from nnc.compiler.resolve import Resolved
 from nnc.compiler.source import Span
 from nnc.runtime.dtypes import DTYPES
@@ -32,9 +32,19 @@ LAYER_KEYWORDS = (
 )
 _LAYER_KEYWORD_NAMES = {a.name for a in LAYER_KEYWORDS}
 
-# Blocks and repeats expand inline: a budget keeps `repeat 10000000000 { ... }` from
-# exhausting memory. No real network comes near it.
+# Blocks and repeats expand inline: a budget of expansion work (layers, repeat iterations,
+# block calls) keeps `repeat 10000000000 { ... }`, nested empty repeats and blocks that call
+# the previous one twice from exhausting time or memory. No real network comes near it.
 MAX_NODES = 100_000
+
+
+class _TooLarge(Exception):
+    """The expansion budget ran out at `span`: building stops, with one diagnostic."""
+
+    def __init__(self, span: Span):
+        super().__init__()
+        self.span = span
+
 
 FAILED = "<failed>"  # a value whose definition already produced an error: uses stay silent
 
@@ -79,6 +89,12 @@ class _Builder:
         self.taken: set[str] = set()
         self.counters: dict[tuple[str, str], int] = {}
         self.block_stack: list[str] = []
+        self.work = 0  # layers made, repeat iterations and block calls: bounded by MAX_NODES
+
+    def spend(self, span: Span) -> None:
+        self.work += 1
+        if self.work > MAX_NODES:
+            raise _TooLarge(span)
 
     # ---- naming ----
     def auto_name(self, scope: _Scope, kind: str) -> str:
@@ -192,6 +208,13 @@ class _Builder:
                     scope.consts,
                     self.diags,
                 )
+                if value > MAX_DIM:
+                    self.diags.error(
+                        "E303",
+                        f"input dimension {value:,} is larger than nnc handles ({MAX_DIM:,})",
+                        d.span,
+                    )
+                    ok = False
                 dims.append(value)
             except (EvalFailed, BindFailed):
                 ok = False
@@ -232,6 +255,7 @@ class _Builder:
                     help="a model this large cannot be trained here; lower the count",
                 )
                 return FAILED
+            self.spend(stmt.count.span)
             child = _Scope(scope.prefix, scope.consts, parent=scope, suffix=f"{scope.suffix}_{i + 1}")
             current = self.body(stmt.body, child, current, in_model=False)
         return current
@@ -323,6 +347,7 @@ class _Builder:
                 scope.names[claimed[1]] = FAILED
             return FAILED
         node_name = claimed[0]
+        self.spend(layer.call.span)
         attrs = {k: v for k, v in bound.items() if k not in _LAYER_KEYWORD_NAMES}
         inits = {
             k: bound[k]
@@ -407,6 +432,7 @@ class _Builder:
         if bound is None or inputs is None or claimed is None:
             return FAILED
         instance, local = claimed
+        self.spend(layer.call.span)
         inner = _Scope(instance + ".", {**self.resolved.consts, **bound})
         self.block_stack.append(name)
         result = self.body(block.body, inner, None, in_model=False, block_inputs=list(inputs))
@@ -419,7 +445,16 @@ def build_ir(resolved: Resolved, diags: Diagnostics) -> Graph:
     model = resolved.model
     builder = _Builder(resolved, diags)
     scope = _Scope("", dict(resolved.consts))
-    last = builder.body(model.body, scope, None, in_model=True)
+    try:
+        last = builder.body(model.body, scope, None, in_model=True)
+    except _TooLarge as e:
+        diags.error(
+            "E303",
+            f"the model expands to more than {MAX_NODES:,} layers, repeat iterations and block calls",
+            e.span,
+            help="a model this large cannot be trained here; lower the counts",
+        )
+        return Graph(model.name.text, tuple(builder.inputs), (), ())
     if not builder.inputs and not diags.has_errors:
         diags.error(
             "E209",

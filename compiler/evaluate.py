@@ -4,6 +4,7 @@ acceptable where it stands, so a misspelled constant is reported there with a su
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import Mapping
 from typing import Any
@@ -25,6 +26,9 @@ _ARITHMETIC = {
     "//": operator.floordiv,
     "%": operator.mod,
 }
+
+
+MAX_INT = 2**63 - 1  # an integer a spec writes or computes fits int64
 
 
 def _is_number(v: Any) -> bool:
@@ -60,7 +64,18 @@ def evaluate(expr: ast.Expr, scope: Mapping[str, Any], diags: Diagnostics) -> An
         if expr.op in ("/", "//", "%") and right == 0:
             diags.error("E306", f"division by zero in `{show(left)} {expr.op} {show(right)}`", expr.span)
             raise EvalFailed
-        return _ARITHMETIC[expr.op](left, right)
+        try:
+            result = _ARITHMETIC[expr.op](left, right)
+        except OverflowError:
+            result = None
+        too_large = isinstance(result, int) and abs(result) > MAX_INT
+        if result is None or too_large or (isinstance(result, float) and not math.isfinite(result)):
+            shown = f"`{show(left)} {expr.op} {show(right)}`"
+            diags.error(
+                "E306", f"{shown} is beyond the numbers a spec holds (int64, finite floats)", expr.span
+            )
+            raise EvalFailed
+        return result
     raise AssertionError(f"evaluate: unhandled expression {type(expr).__name__}")
 
 

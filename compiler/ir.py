@@ -13,6 +13,9 @@ from nnc.runtime.ops import OPS
 from nnc.runtime.schema import Named, show
 
 BATCH = "N"  # the symbolic batch dimension, always axis 0
+# What nnc can hold: one dimension, and one parameter (2^31 float32 values are 8 GiB)
+MAX_DIM = 2**31 - 1
+MAX_PARAMETER = 2**31
 
 
 @dataclass(frozen=True)

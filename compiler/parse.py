@@ -16,17 +16,22 @@ _KIND_NAMES = {"NAME": "a name", "NUMBER": "a number", "STRING": "a string", "$E
 def read_source(path: str | Path) -> Source:
     """Read a spec file; an unreadable file is an E100 diagnostic, not an OSError."""
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        data = Path(path).read_bytes()
+        text = data.decode("utf-8")
     except FileNotFoundError:
         raise CompileError([Diagnostic("E100", f"spec file `{path}` does not exist")]) from None
     except IsADirectoryError:
         raise CompileError([Diagnostic("E100", f"`{path}` is a directory, not a spec file")]) from None
     except UnicodeDecodeError as e:
+        # Located like any mistake: the text up to the bad byte decodes, and shows where it is.
+        shown = Source(str(path), data.decode("utf-8", errors="replace"))
+        at = len(data[: e.start].decode("utf-8", errors="replace"))
         raise CompileError(
             [
                 Diagnostic(
                     "E100",
-                    f"spec file `{path}` is not UTF-8 text (byte {e.start})",
+                    f"spec file `{path}` is not UTF-8 text: byte {e.start} ({data[e.start]:#04x}) {e.reason}",
+                    Span(shown, at, at + 1),
                     help="save the spec as UTF-8",
                 )
             ]

@@ -41,6 +41,11 @@ def _load_imports(
         if not isinstance(item, ast.Import):
             items.append(item)
             continue
+        if "\0" in item.path.value:
+            diags.error(
+                "E206", f"cannot import {item.path.value!r}: a path holds no NUL character", item.path.span
+            )
+            continue
         target = str((here / item.path.value).resolve())
         if target in stack:
             chain = " -> ".join(Path(p).name for p in (*stack[stack.index(target) :], target))

@@ -136,9 +136,14 @@ class Float(Kind):
         return f"a number {_bounds(self.min, self.max, self.min_open, self.max_open)}".rstrip()
 
     def check(self, value):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, int | float):
             raise ArgError(self.describe())
-        value = float(value)
+        try:
+            value = float(value)  # an integer beyond float's range overflows here
+        except OverflowError:
+            raise ArgError(self.describe()) from None
+        if not math.isfinite(value):
+            raise ArgError(self.describe())
         if self.min is not None and (value < self.min or (self.min_open and value == self.min)):
             raise ArgError(self.describe())
         if self.max is not None and (value > self.max or (self.max_open and value == self.max)):

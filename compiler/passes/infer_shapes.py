@@ -4,10 +4,11 @@ is skipped silently, so one mistake is reported once."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from nnc.compiler.diagnostics import Diagnostics
-from nnc.compiler.ir import Graph, Parameter, TensorType
+from nnc.compiler.ir import MAX_DIM, MAX_PARAMETER, Graph, Parameter, TensorType
 from nnc.runtime.init import init_problem
 from nnc.runtime.ops import OPS
 from nnc.runtime.ops.base import ShapeError
@@ -46,6 +47,17 @@ def infer_shapes(graph: Graph, diags: Diagnostics) -> Graph:
         except ShapeError as e:
             diags.error(
                 "E301", _message(op.name, e.message), node.arg_spans.get(e.arg, node.span), help=e.help
+            )
+            nodes.append(node)
+            continue
+        too_large = [d for d in out[1:] if isinstance(d, int) and d > MAX_DIM]
+        too_large += [math.prod(s.shape) for s in specs if math.prod(s.shape) > MAX_PARAMETER]
+        if too_large:
+            diags.error(
+                "E301",
+                f"{op.name} would make a tensor of {max(too_large):,} values along one axis or in one "
+                f"parameter, more than nnc holds ({MAX_PARAMETER:,})",
+                node.span,
             )
             nodes.append(node)
             continue

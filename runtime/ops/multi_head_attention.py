@@ -54,8 +54,9 @@ def _key_dim(query, heads, key_dim):
         return key_dim
     d = query[2]
     if d % heads:
-        divisors = [h for h in range(1, d + 1) if d % h == 0]
-        near = sorted(sorted(divisors, key=lambda h: abs(h - heads))[:2])
+        # the divisors nearest heads, looked for near it only: d may be huge
+        divisors = [h for h in range(max(1, heads - 64), min(d, heads + 64) + 1) if d % h == 0]
+        near = sorted(sorted(divisors, key=lambda h: abs(h - heads))[:2]) or [1]
         raise ShapeError(
             f"multi_head_attention needs the feature size divisible by heads when key_dim is "
             f"not given. Received: query: {format_shape(query)}, heads={heads}",
