@@ -42,7 +42,7 @@ def test_every_file_of_a_run_and_an_export_is_0644_under_umask_022(tmp_path, uma
     model.fit(out=tmp_path / "run")
     model.export(tmp_path / "run" / "model.onnx")
     files = sorted(p for p in (tmp_path / "run").iterdir())
-    assert len(files) == 8
+    assert len(files) == 9  # with .lock
     assert {p.name: mode(p) for p in files} == {p.name: 0o644 for p in files}
 
 

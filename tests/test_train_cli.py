@@ -177,7 +177,8 @@ def test_train_prints_one_plain_line_per_epoch_and_writes_the_run_directory(proj
         "summary.json",
     }
     assert written <= {p.name for p in run.iterdir()}
-    assert not [p.name for p in run.iterdir() if p.name.endswith(".tmp") or p.name.startswith(".")]
+    # No temporary file is left; .lock is the lock the run held (kept: removing it would race)
+    assert [p.name for p in run.iterdir() if p.name.endswith(".tmp") or p.name.startswith(".")] == [".lock"]
     assert (run / "spec.nn").read_text() == SPEC
     assert "epochs=3 batch_size=16" in (run / "program.ir").read_text()
     info = json.loads((run / "model.json").read_text())

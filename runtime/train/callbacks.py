@@ -109,8 +109,9 @@ class EarlyStopping(Callback):
 
 class Checkpoints(Callback):
     """A checkpoint after every epoch, and one when training ends (marked finished unless it was
-    interrupted): the weights, the trainer's state and every listener's, the spec hash and the
-    data fingerprint (runtime/train/run_dir.py lays it out)."""
+    interrupted; the run is finished once its final files follow): the weights, the trainer's
+    state and every listener's, the spec hash and the data fingerprint (runtime/train/run_dir.py
+    lays it out)."""
 
     def __init__(self, run, spec_hash: str, fingerprint: str):
         self.run, self.spec_hash, self.fingerprint = run, spec_hash, fingerprint
@@ -125,6 +126,7 @@ class Checkpoints(Callback):
         meta, arrays = trainer.checkpoint_state()
         meta.update(spec_hash=self.spec_hash, data=self.fingerprint, finished=finished)
         self.run.save_checkpoint(trainer.plan.params.to_dict(), arrays, meta)
+        self.run.drop_aside()  # a run this one replaces (--overwrite) is gone only now
 
 
 class MetricsLog(Callback):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import signal
 import time
 from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 
 import numpy as np
 from nnc.runtime.errors import RunError
@@ -22,6 +23,18 @@ from nnc.runtime.optim import add_penalties, clip_gradients, make_optimizer
 from nnc.runtime.train.callbacks import Callback
 from nnc.runtime.train.evaluate import MetricSet, batch_slices, evaluate, take
 from nnc.runtime.train.state import TrainState
+
+
+@contextmanager
+def interrupts_held():
+    """A Ctrl-C during the block waits for its end: what the block writes is written whole.
+    Nothing is lost by ignoring it then: the block finishes the work the user asked for."""
+    previous = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class Interrupted(Exception):

@@ -21,7 +21,7 @@ from nnc.runtime.data import Dataset
 from nnc.runtime.errors import RunError
 from nnc.runtime.executor import Plan
 from nnc.runtime.train.callbacks import Callback, Checkpoints, EarlyStopping, LearningRateSchedule, MetricsLog
-from nnc.runtime.train.loop import Trainer
+from nnc.runtime.train.loop import Trainer, interrupts_held
 from nnc.runtime.train.progress import Progress
 from nnc.runtime.train.run_dir import RunDir, read_weights
 from nnc.runtime.version import nnc_version
@@ -65,25 +65,34 @@ def train_run(
     progress: Progress | None = None,
     callbacks: Sequence[Callback] = (),
 ) -> RunResult:
-    """Trains a new run in `out` (runs/<name> by default; `overwrite` replaces a run there), or
-    continues the run in `resume` exactly where it stopped. `callbacks` listen after the
-    schedule and early stopping, before the checkpoint of each epoch."""
+    """Trains a new run in `out` (runs/<name> by default; `overwrite` replaces a run there once
+    the new one has written its first checkpoint), or continues the run in `resume` exactly
+    where it stopped, or completes one interrupted while writing its final files. The directory
+    is locked for the run's life: one run per directory. `callbacks` listen after the schedule
+    and early stopping, before the checkpoint of each epoch."""
     progress = progress or Progress(None, verbosity=0)
-    config = job.config
     run = RunDir(resume) if resume is not None else RunDir.fresh(out, job.name, overwrite=overwrite)
-    meta = None
-    if resume is not None:
-        weights, arrays, meta = run.load_checkpoint()
-        _check_resumable(run, job.program_text, config.epochs, meta)
-        if meta["finished"]:
-            progress.info(f"{run.path}: {meta['finished']}; nothing to resume")
-            info = run.read_json("model.json")
-            summary = run.read_json("summary.json")
-            return RunResult(summary, meta["history"], info.get("labels", {}), info.get("columns", {}))
+    with run.locked():
+        resumed = None
+        if resume is not None:
+            resumed = run.load_checkpoint()
+            _check_resumable(run, job.program_text, job.config.epochs, resumed[2])
+            if resumed[2]["finished"] and run.complete():
+                progress.info(f"{run.path}: {resumed[2]['finished']}; nothing to resume")
+                info = run.read_json("model.json")
+                summary = run.read_json("summary.json")
+                return RunResult(
+                    summary, resumed[2]["history"], info.get("labels", {}), info.get("columns", {})
+                )
+        return _train(job, run, read_data, resumed, overwrite, init_weights, progress, callbacks)
+
+
+def _train(job, run, read_data, resumed, overwrite, init_weights, progress, callbacks) -> RunResult:
+    config = job.config
     rng = np.random.default_rng(config.seed)
     train, validation = read_data(rng)
     fingerprint = train.fingerprint()
-    if meta is not None and meta["data"] != fingerprint:
+    if resumed is not None and resumed[2]["data"] != fingerprint:
         raise RunError(
             "E513",
             "the training data differ from the data the run started with",
@@ -107,34 +116,42 @@ def train_run(
         progress,
     ]
     trainer = Trainer(job.plan, config, train.arrays, validation and validation.arrays, rng, listeners)
-    if meta is not None:
-        trainer.restore_state(weights, meta, arrays)
-        progress.info(f"resuming {run.path} in epoch {meta['epoch'] + 1} after {meta['step']} steps")
-    else:
-        run.write_model(
-            spec=Path(job.spec_path),
-            text=job.spec_text,
-            imports=job.imports,
-            program=job.program_text,
-            info={
-                **job.model_info,
-                "overrides": list(job.overrides),
-                "labels": train.labels,
-                "columns": train.columns,
-            },
+    if overwrite:
+        run.set_aside()  # the data are read and fit: the old run waits until the first checkpoint
+    try:
+        if resumed is not None:
+            weights, arrays, meta = resumed
+            trainer.restore_state(weights, meta, arrays)
+            progress.info(f"resuming {run.path} in epoch {meta['epoch'] + 1} after {meta['step']} steps")
+        else:
+            info = {**job.model_info, "overrides": list(job.overrides), "labels": train.labels}
+            info["columns"] = train.columns
+            run.write_model(
+                spec=Path(job.spec_path),
+                text=job.spec_text,
+                imports=job.imports,
+                program=job.program_text,
+                info=info,
+            )
+        n_val = validation.n if validation is not None else 0
+        sizes = f"{params.count} parameters; {train.n} training samples, {n_val} validation"
+        progress.detail(f"{sizes}; run directory {run.path}")
+        started = time.perf_counter()
+        state = trainer.fit()
+    except BaseException:
+        run.restore_aside()  # no checkpoint of the new run yet: the old one comes back whole
+        raise
+    # The run is finished once weights.npz and summary.json, written last, are on disk; a Ctrl-C
+    # meanwhile waits, and a kill leaves a run that --resume completes.
+    with interrupts_held():
+        reason = trainer.end_reason()
+        if early is not None and early.restore_best(params):
+            reason += f"; restored the weights of epoch {early.best_epoch}"
+        run.write_weights(
+            params.to_dict(), program=job.program_text, labels=train.labels, columns=train.columns
         )
-    n_val = validation.n if validation is not None else 0
-    progress.detail(
-        f"{params.count} parameters; {train.n} training samples, {n_val} validation; run directory {run.path}"
-    )
-    started = time.perf_counter()
-    state = trainer.fit()
-    reason = trainer.end_reason()
-    if early is not None and early.restore_best(params):
-        reason += f"; restored the weights of epoch {early.best_epoch}"
-    run.write_weights(params.to_dict(), program=job.program_text, labels=train.labels, columns=train.columns)
-    summary = _summary(job, trainer, early, fingerprint, time.perf_counter() - started, run)
-    run.write_json("summary.json", summary)
+        summary = _summary(job, trainer, early, fingerprint, time.perf_counter() - started, run)
+        run.write_json("summary.json", summary)
     progress.info(f"{reason}; weights in {run.file('weights.npz')}")
     return RunResult(summary, state.history, dict(train.labels), dict(train.columns))
 
@@ -160,7 +177,7 @@ def _check_resumable(run: RunDir, now: str, epochs: int, meta: dict) -> None:
             help="resume with the spec the run started with, or start a new run with --out",
         )
     if meta.get("finished") and meta.get("stopped_early") is False and epochs > meta["epoch"]:
-        meta["finished"] = None  # more epochs were asked for: train on
+        meta["finished"] = None  # more epochs were asked for: train on, and finish again
 
 
 def _without_epochs(ir_text: str) -> str:

@@ -26,6 +26,9 @@ import difflib
 import io
 import json
 import os
+import shutil
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,12 +46,16 @@ RUN_FILES = (
     "checkpoint.npz",
     "weights.npz",
     "summary.json",
+    "imports.json",
 )
+LOCK = ".lock"  # held (flock) by the one process training in the directory
+ASIDE = ".previous"  # a run being replaced (--overwrite) waits here until the new one has started
 
 
 class RunDir:
     def __init__(self, path: str | Path):
         self.path = Path(path)
+        self._aside: Path | None = None
 
     def file(self, name: str) -> Path:
         return self.path / name
@@ -59,10 +66,7 @@ class RunDir:
         says to replace it, or the first free runs/<stem>, runs/<stem>-2, ..."""
         if path is not None:
             run = RunDir(path)
-            if overwrite:
-                for name in RUN_FILES:
-                    run.file(name).unlink(missing_ok=True)
-            elif run.file("checkpoint.npz").exists():
+            if not overwrite and run.file("checkpoint.npz").exists():
                 raise RunError(
                     "E510",
                     f"{run.path} already holds a run",
@@ -78,6 +82,67 @@ class RunDir:
             run = RunDir(candidate)
         run.path.mkdir(parents=True, exist_ok=True)
         return run
+
+    # ---- one run at a time ------------------------------------------------------------
+    @contextmanager
+    def locked(self):
+        """Holds the directory's lock for the block: a second `nnc train` into it is refused,
+        naming the holder. The operating system releases the lock when the process ends,
+        however it ends: a SIGKILL leaves nothing stale. Temporary files that a killed write
+        left behind are removed once the lock is held."""
+        import fcntl
+
+        fd = os.open(self.file(LOCK), os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 4096, 0).decode("utf-8", errors="replace").strip() or "another process"
+                raise RunError(
+                    "E515",
+                    f"{self.path} is in use by another training run: {holder}",
+                    path=str(self.path),
+                    help="wait for it to end, or train into another --out",
+                ) from None
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode(), 0)
+            for stray in self.path.glob(".*.tmp"):
+                stray.unlink(missing_ok=True)
+            yield self
+        finally:
+            os.close(fd)  # releases the lock
+
+    def complete(self) -> bool:
+        """Whether the run's final files are written (summary.json is written last)."""
+        return self.file("weights.npz").exists() and self.file("summary.json").exists()
+
+    def set_aside(self) -> None:
+        """Moves the run this directory holds out of the way (into .previous/), to come back with
+        `restore_aside` if the new run fails before its first checkpoint, or go with `drop_aside`."""
+        present = [n for n in RUN_FILES if self.file(n).exists()]
+        if not present:
+            return
+        aside = self.file(ASIDE)
+        shutil.rmtree(aside, ignore_errors=True)
+        aside.mkdir()
+        for name in present:
+            os.replace(self.file(name), aside / name)
+        self._aside = aside
+
+    def restore_aside(self) -> None:
+        if self._aside is None:
+            return
+        for name in RUN_FILES:
+            self.file(name).unlink(missing_ok=True)
+            if (self._aside / name).exists():
+                os.replace(self._aside / name, self.file(name))
+        self._aside.rmdir()
+        self._aside = None
+
+    def drop_aside(self) -> None:
+        if self._aside is not None:
+            shutil.rmtree(self._aside, ignore_errors=True)
+            self._aside = None
 
     # ---- checkpoints -------------------------------------------------------------------
     def save_checkpoint(self, weights: dict, extra: dict, meta: dict) -> None:
