@@ -1,3 +1,3 @@
-from nnc.cli import main
+from nnc.cli import run
 
-main()
+run()

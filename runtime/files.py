@@ -8,6 +8,7 @@ private 0600; a missing folder is made."""
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 from collections.abc import Callable, Mapping
@@ -59,8 +60,24 @@ def write_text(path: Path, text: str) -> None:
     write_atomic(path, lambda f: f.write(text.encode("utf-8")))
 
 
+def to_json(value, **options) -> str:
+    """JSON that every parser reads: a float that is not finite (a metric that saw nothing)
+    becomes null, where Python would write NaN or Infinity, which strict parsers refuse."""
+    return json.dumps(_finite(value), allow_nan=False, **options)
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
 def write_json(path: Path, value) -> None:
-    write_text(path, json.dumps(value, indent=2, sort_keys=False) + "\n")
+    write_text(path, to_json(value, indent=2, sort_keys=False) + "\n")
 
 
 def write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:

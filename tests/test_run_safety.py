@@ -129,3 +129,83 @@ def test_a_ctrl_c_while_the_final_files_are_written_waits_for_them(spec, tmp_pat
     monkeypatch.setattr(RunDir, "write_weights", interrupted)
     summary = nnc.load(spec).fit(out=tmp_path / "run", epochs=2)
     assert summary["epochs_run"] == 2 and RunDir(tmp_path / "run").complete()
+
+
+# Sends this process a Ctrl-C when it first imports the module named in argv[1], then runs
+# the command line on the rest: a Ctrl-C at a chosen moment of start-up, every time.
+CTRL_C_AT = """
+import importlib.abc, os, signal, sys
+where = sys.argv.pop(1)
+class Finder(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == where:
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signal.SIGINT)
+        return None
+sys.meta_path.insert(0, Finder())
+from nnc.cli import run
+run()
+"""
+
+
+@pytest.mark.parametrize(
+    "module", ["click", "numpy", "lark", "nnc.runtime.data.csv_file", "nnc.runtime.train.loop"]
+)
+def test_ctrl_c_at_any_moment_of_start_up_is_one_line_and_130(spec, tmp_path, module):
+    """While the command line, numpy, the parser, the data readers or the trainer load."""
+    command = [sys.executable, "-c", CTRL_C_AT, module, "train", str(spec), "--out", str(tmp_path / "r")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 130, done.stderr
+    assert "Traceback" not in done.stderr and done.stderr.strip().splitlines() == ["nnc: interrupted"]
+
+
+def test_a_non_finite_gradient_names_its_layer(spec, tmp_path, monkeypatch):
+    import dataclasses
+
+    from nnc.runtime.ops import OPS
+
+    # tanh's backward overflows; the loss stays finite, so only the gradient check sees it
+    broken = dataclasses.replace(OPS["tanh"], backward=lambda ctx, dy, cache: (dy * np.inf,))
+    monkeypatch.setitem(OPS, "tanh", broken)
+    with pytest.raises(RunError) as e:
+        nnc.load(spec).fit(out=tmp_path / "run")
+    assert e.value.code == "E501" and e.value.layer == "dense_1"
+    assert "a gradient became non-finite at epoch 1, step 1" in e.value.message
+    assert "`dense_1.weight`" in e.value.message
+
+
+def test_a_non_finite_validation_loss_stops_training(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((40, 4)).astype(np.float32)
+    np.savez(tmp_path / "train.npz", x=x, t=x[:, :2])
+    x[:3] = 3e38  # float32 values, whose squared errors overflow
+    np.savez(tmp_path / "val.npz", x=x, t=x[:, :2])
+    (tmp_path / "r.nn").write_text(
+        "model r {\n    input x: float32[4]\n    dense(2) as y\n}\nloss mse(y, target=t)\n"
+        'train { epochs = 3 }\ndata { train = "train.npz"; validation = "val.npz" }\n'
+    )
+    with pytest.raises(RunError) as e:
+        nnc.load(tmp_path / "r.nn").fit(out=tmp_path / "run")
+    assert e.value.code == "E501" and "the validation loss became inf after epoch 1" in e.value.message
+    assert not (tmp_path / "run" / "metrics.csv").exists()  # the epoch is not logged with inf
+
+
+def test_no_json_nnc_writes_holds_nan_or_infinity(tmp_path):
+    import json
+
+    from nnc.runtime.files import to_json, write_json
+
+    value = {
+        "best": float("inf"),
+        "final": {"val_top_k": float("nan"), "loss": 0.5},
+        "history": [float("-inf")],
+    }
+    assert json.loads(to_json(value)) == {
+        "best": None,
+        "final": {"val_top_k": None, "loss": 0.5},
+        "history": [None],
+    }
+    write_json(tmp_path / "s.json", value)
+    assert (
+        "NaN" not in (tmp_path / "s.json").read_text() and "Infinity" not in (tmp_path / "s.json").read_text()
+    )

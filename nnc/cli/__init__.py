@@ -1,48 +1,34 @@
-"""The `nnc` command line, the layer above the Python API: each command parses its options and
-calls the API or the runtime. Only click and the standard library are imported at start-up, so
-`nnc --help` is instant; each command imports what it needs when it runs.
-
-    common.py   exit codes, printing diagnostics, error handling, shared options
-    check.py    nnc check
-    train.py    nnc train, nnc eval
-    export.py   nnc export, nnc predict
-
-Exit codes: 0 success, 1 internal error, 2 usage error (click's, and an opset, provider or
-output that cannot be had), 3 invalid spec, 4 bad data or weights, 5 training failed (a
-non-finite loss, a run that cannot be resumed), 130 interrupted (Ctrl-C; training saves a
-checkpoint first), 141 a closed pipe."""
+"""The `nnc` command line, the layer above the Python API (nnc/cli/group.py assembles it). The
+console script enters at `run`, which imports nothing until it is inside the one place a Ctrl-C
+is caught: pressed at any moment, start-up included, it ends with one line and exit 130."""
 
 from __future__ import annotations
 
-import click
-
-from nnc.cli.check import check
-from nnc.cli.common import (
-    EXIT_DATA_ERROR,
-    EXIT_INTERNAL_ERROR,
-    EXIT_INTERRUPTED,
-    EXIT_SPEC_ERROR,
-    EXIT_TRAINING_ERROR,
-    Group,
-)
-from nnc.cli.export import export, predict
-from nnc.cli.train import evaluate, train
-
-__all__ = [
-    "EXIT_DATA_ERROR",
-    "EXIT_INTERNAL_ERROR",
-    "EXIT_INTERRUPTED",
-    "EXIT_SPEC_ERROR",
-    "EXIT_TRAINING_ERROR",
-    "main",
-]
+import sys
 
 
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="nnc")
-def main() -> None:
-    """nnc: describe a neural network in a .nn spec, check it, train it, ship it as ONNX."""
+def run() -> None:
+    try:
+        import click
+
+        from nnc.cli.group import main
+
+        try:
+            code = main(standalone_mode=False)  # click's own mode turns Ctrl-C into "Aborted!", 1
+        except click.ClickException as e:
+            e.show()
+            code = e.exit_code
+        except click.Abort:  # a Ctrl-C while click read the command line
+            raise KeyboardInterrupt from None
+    except KeyboardInterrupt:
+        sys.stderr.write("nnc: interrupted\n")
+        code = 130
+    sys.exit(code if isinstance(code, int) else 0)
 
 
-for command in (check, train, evaluate, export, predict):
-    main.add_command(command)
+def __getattr__(name: str):
+    # `from nnc.cli import main, EXIT_SPEC_ERROR`: the group and its exit codes, on first use
+    # (import_module: `from nnc.cli import group` would ask this function for `group`)
+    import importlib
+
+    return getattr(importlib.import_module("nnc.cli.group"), name)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from nnc.runtime.errors import RunError
+from nnc.runtime.files import to_json
 
 SPEC_HASH = "nnc.spec_hash"
 LABELS = "nnc.labels"
@@ -74,11 +75,11 @@ class Metadata:
     def to_props(self) -> dict[str, str]:
         return {
             SPEC_HASH: self.spec_hash,
-            LABELS: json.dumps(self.labels),
-            OUTPUTS: json.dumps({k: vars(v) for k, v in self.outputs.items()}),
-            TARGETS: json.dumps(self.targets),
-            SUMMARY: json.dumps(self.summary),
-            COLUMNS: json.dumps(self.columns),
+            LABELS: to_json(self.labels),
+            OUTPUTS: to_json({k: vars(v) for k, v in self.outputs.items()}),
+            TARGETS: to_json(self.targets),
+            SUMMARY: to_json(self.summary),
+            COLUMNS: to_json(self.columns),
         }
 
     @staticmethod

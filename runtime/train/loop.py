@@ -21,7 +21,7 @@ from nnc.runtime.executor import Plan
 from nnc.runtime.memory import retain_freed_memory
 from nnc.runtime.optim import add_penalties, clip_gradients, make_optimizer
 from nnc.runtime.train.callbacks import Callback
-from nnc.runtime.train.evaluate import MetricSet, batch_slices, evaluate, take
+from nnc.runtime.train.evaluate import EVAL_BATCH, MetricSet, batch_slices, evaluate, take
 from nnc.runtime.train.state import TrainState
 
 
@@ -192,8 +192,30 @@ class Trainer:
         logs.update(self.metrics.results())
         if self.validation is not None:
             logs.update(evaluate(self.plan, self.validation, self.metrics, "val_")[0])
+            if not np.isfinite(logs["val_loss"]):
+                self._non_finite_validation(logs["val_loss"])
         logs["lr"] = self.lr
         return logs
+
+    def _non_finite_validation(self, loss: float) -> None:
+        """Stops on a validation loss that is not finite, naming the first layer whose output
+        was not, on the first validation batch that shows it."""
+        where = f"the validation loss became {loss} after epoch {self.state.epoch + 1}"
+        for part in batch_slices(len(next(iter(self.validation.values()))), EVAL_BATCH):
+            result = self.plan.evaluate(take(self.validation, part))
+            step = self.plan.first_non_finite(result.values)
+            if step is not None or not np.isfinite(result.loss):
+                culprit = (
+                    f"; the first non-finite value came from layer `{step.name}` ({step.op.name})"
+                    if step
+                    else ""
+                )
+                raise NonFinite(
+                    where + culprit,
+                    layer=step and step.name,
+                    help="check the validation data, or lower the learning rate",
+                )
+        raise NonFinite(where, layer=None, help="check the validation data, or lower the learning rate")
 
     def _check_finite(self, loss: float, values: Mapping, batch: int, batches: int) -> None:
         where = f"epoch {self.state.epoch + 1}, step {self.state.step + 1} (batch {batch + 1} of {batches})"
@@ -210,4 +232,11 @@ class Trainer:
             )
         grad = self.plan.params.grad
         if not np.isfinite(np.dot(grad, grad)):
-            raise NonFinite(f"a gradient became non-finite at {where}", layer=None, help=help)
+            # the first parameter in graph order (the table's) whose gradient is not finite
+            key = next(k for k, g in self.plan.params.grads.items() if not np.isfinite(g).all())
+            layer = key.rsplit(".", 1)[0]
+            raise NonFinite(
+                f"a gradient became non-finite at {where}, first that of `{key}` (layer `{layer}`)",
+                layer=layer,
+                help=help,
+            )

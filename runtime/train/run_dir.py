@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 from nnc.runtime.errors import RunError
-from nnc.runtime.files import read_npz, write_atomic, write_json, write_npz, write_text
+from nnc.runtime.files import read_npz, to_json, write_atomic, write_json, write_npz, write_text
 
 CHECKPOINT_FORMAT = 1
 RECORD = "model:record"  # in a weights file: JSON of the program, labels and columns
@@ -148,7 +148,7 @@ class RunDir:
     def save_checkpoint(self, weights: dict, extra: dict, meta: dict) -> None:
         arrays = dict(weights)
         arrays.update(extra)
-        arrays["state:meta"] = np.array(json.dumps({"format": CHECKPOINT_FORMAT, **meta}))
+        arrays["state:meta"] = np.array(to_json({"format": CHECKPOINT_FORMAT, **meta}))
         write_npz(self.file("checkpoint.npz"), arrays)
 
     def load_checkpoint(self) -> tuple[dict, dict, dict]:
@@ -339,7 +339,7 @@ def _relative(path: str | Path, folder: Path) -> str:
 
 def write_weights(path: Path, weights: dict, *, program: str, labels: dict, columns: dict) -> None:
     record = {"program": program, "labels": labels, "columns": columns}
-    write_npz(path, {**weights, RECORD: np.array(json.dumps(record))})
+    write_npz(path, {**weights, RECORD: np.array(to_json(record))})
 
 
 def read_weights(path: str | Path) -> dict:
