@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 from nnc.compiler import ast
@@ -16,12 +18,15 @@ _KIND_NAMES = {"NAME": "a name", "NUMBER": "a number", "STRING": "a string", "$E
 def read_source(path: str | Path) -> Source:
     """Read a spec file; an unreadable file is an E100 diagnostic, not an OSError."""
     try:
+        mode = os.stat(path).st_mode
+        if stat.S_ISDIR(mode):
+            raise CompileError([Diagnostic("E100", f"`{path}` is a directory, not a spec file")])
+        if not stat.S_ISREG(mode):  # a device or a pipe could be read forever
+            raise CompileError([Diagnostic("E100", f"`{path}` is not a regular file, so not a spec")])
         data = Path(path).read_bytes()
         text = data.decode("utf-8")
     except FileNotFoundError:
         raise CompileError([Diagnostic("E100", f"spec file `{path}` does not exist")]) from None
-    except IsADirectoryError:
-        raise CompileError([Diagnostic("E100", f"`{path}` is a directory, not a spec file")]) from None
     except UnicodeDecodeError as e:
         # Located like any mistake: the text up to the bad byte decodes, and shows where it is.
         shown = Source(str(path), data.decode("utf-8", errors="replace"))
