@@ -76,6 +76,31 @@ def _finite(value):
     return value
 
 
+def strings(value) -> bool:
+    """A JSON list of strings."""
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def named_strings(value) -> bool:
+    """A JSON object of lists of strings: class names by target, columns by input."""
+    return isinstance(value, dict) and all(isinstance(k, str) and strings(v) for k, v in value.items())
+
+
+def damaged(
+    document: dict, checks: Mapping[str, Callable[[object], bool]], required: tuple = ()
+) -> str | None:
+    """The first key of a JSON object that is missing or does not hold what it should, or None.
+    Files nnc reads back (model.json, checkpoint metadata, ONNX metadata) are checked with
+    this, so a damaged one is a located refusal, not a KeyError deep inside."""
+    for key in required:
+        if key not in document:
+            return f"`{key}` is missing"
+    for key, ok in checks.items():
+        if key in document and not ok(document[key]):
+            return f"`{key}` does not hold what it should ({str(document[key])[:60]!r})"
+    return None
+
+
 def write_json(path: Path, value) -> None:
     write_text(path, to_json(value, indent=2, sort_keys=False) + "\n")
 

@@ -395,3 +395,31 @@ def test_fingerprint_changes_with_one_value(digits):
     assert same.fingerprint() != digits.fingerprint()
     relabeled = Dataset(digits.arrays, digits.n, {"label": [str(i) for i in range(10)]})
     assert relabeled.fingerprint() != digits.fingerprint()
+
+
+def test_data_messages_tell_the_truth_at_the_right_place(tmp_path):
+    # A class label far beyond int64: its row and column, its text, not a wrapped-around index.
+    e = refused("E412", csv_file(tmp_path, "a,b,c,label\n1,2,3,0\n1,2,3,1e300\n"), tmp_path, [X3, CLASS])
+    assert (e.line, e.column) == (3, 7) and "'1e300' is beyond int64" in e.message
+    e = refused("E412", npz(tmp_path, x=GOOD["x"], label=np.array([0, 1e300, 1, 0])), tmp_path, [X3, CLASS])
+    assert "beyond int64" in e.message and "[1]" in e.message
+    # A text label is quoted as text.
+    e = refused(
+        "E409", csv_file(tmp_path, "a,b,c,label\n1,2,3,b\n1,2,3,a\n1,2,3,seven\n"), tmp_path, [X3, CLASS]
+    )
+    assert "'seven'" in e.message and "np.str_" not in e.message
+    # An unclosed quote is reported where its record begins, not at the end of the file.
+    rows = ["1,2,3,0"] * 2 + ['1,"2,3,0'] + ["1,2,3,0"] * 890
+    e = refused("E404", csv_file(tmp_path, "a,b,c,label\n" + "\n".join(rows) + "\n"), tmp_path, [X3, CLASS])
+    assert e.line == 4 and "malformed CSV" in e.message
+
+
+def test_a_csv_given_as_weights_is_not_called_pickled(tmp_path):
+    from nnc.runtime.errors import RunError
+    from nnc.runtime.train.run_dir import read_checked
+
+    (tmp_path / "w.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(RunError) as e:
+        read_checked(tmp_path / "w.csv")
+    assert e.value.code == "E421" and "is not an .npz archive" in e.value.message
+    assert "pickled" not in e.value.message and "objects" not in e.value.message

@@ -191,7 +191,7 @@ def test_a_file_that_is_not_onnx_is_refused(tmp_path):
     (tmp_path / "m.onnx").write_bytes(b"not a model")
     with pytest.raises(RunError) as e:
         nnc.predict(tmp_path / "m.onnx", np.zeros((1, 64), np.float32))
-    assert e.value.code == "E541"
+    assert e.value.code == "E426"
 
 
 @pytest.mark.parametrize(

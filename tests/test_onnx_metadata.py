@@ -48,4 +48,4 @@ def test_a_file_without_nnc_metadata_reads_as_defaults():
 def test_damaged_metadata_is_refused_naming_the_file(props):
     with pytest.raises(RunError) as e:
         Metadata.from_props(props, "damaged.onnx")
-    assert e.value.code == "E541" and e.value.path == "damaged.onnx"
+    assert e.value.code == "E426" and e.value.path == "damaged.onnx"

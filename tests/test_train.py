@@ -388,7 +388,7 @@ def test_run_directory_refusals(spec, tmp_path):
     (tmp_path / "run" / "summary.json").write_text("{not json")
     with pytest.raises(RunError) as e:
         nnc.load(spec).fit(resume=tmp_path / "run", epochs=1)
-    assert e.value.code == "E512"
+    assert e.value.code == "E424"
     # A torn weights file.
     (tmp_path / "torn.npz").write_bytes((tmp_path / "run" / "weights.npz").read_bytes()[:100])
     with pytest.raises(RunError) as e:

@@ -88,6 +88,9 @@ def check_array(a: np.ndarray, f: Field, shown: str) -> np.ndarray:
             f"array `{f.name}` must hold integers ({f.type}). Received: {a[i]} at index {list(i)}",
             path=shown,
         )
+    if a.dtype.kind == "f" and (bad := np.abs(a) >= 2.0**63).any():
+        i = first_true(bad)
+        raise DataError("E412", f"array `{f.name}` holds {a[i]} at index {list(i)}, beyond int64", path=shown)
     if a.dtype == np.uint64 and (bad := a > np.iinfo(np.int64).max).any():
         i = first_true(bad)
         raise DataError("E412", f"array `{f.name}` holds {a[i]} at index {list(i)}, beyond int64", path=shown)

@@ -21,6 +21,7 @@ from nnc.runtime.data.dataset import DataError, Dataset, Field, first_true, show
 from nnc.runtime.data.reader import Reader
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+_INT64_LIMIT = 2.0**63
 
 
 @dataclass
@@ -85,14 +86,16 @@ def _read_table(path: Path, *, header_only: bool = False) -> _Table:
     rows, starts, previous = [], [], 0
     try:
         for row in reader:
+            if reader.line_num > previous + 1 and any("\n" in c or "\r" in c for c in row):
+                raise _spanning(path, shown, kept, row, previous + 1, reader.line_num)
             if row and (len(row) > 1 or row[0].strip()):
                 rows.append(row)
                 starts.append(previous + 1)
                 if header_only:
                     break
             previous = reader.line_num
-    except csv.Error as e:
-        raise DataError("E404", f"malformed CSV: {e}", path=shown, line=reader.line_num) from None
+    except csv.Error as e:  # located where the record began: an unclosed quote runs to the end
+        raise DataError("E404", f"malformed CSV: {e}", path=shown, line=previous + 1) from None
     if not rows:
         raise DataError(
             "E405", f"`{path.name}` is empty: expected a header row and data rows", path=shown, line=None
@@ -109,6 +112,20 @@ def _read_table(path: Path, *, header_only: bool = False) -> _Table:
             raise table.error("E414", -1, j, problem, help="every column needs a name of its own")
         seen.add(name)
     return table
+
+
+def _spanning(path: Path, shown: str, lines: list[str], row: list[str], line: int, last: int) -> DataError:
+    """A cell that runs over several lines: a quote that is never closed (cells are one line)."""
+    j = next(j for j, c in enumerate(row) if "\n" in c or "\r" in c)
+    offsets = _cell_offsets(lines[line - 1].rstrip("\r\n"))
+    return DataError(
+        "E404",
+        f"malformed CSV: the quote that opens column {j + 1} here is not closed before line {last}",
+        path=shown,
+        line=line,
+        column=offsets[j] + 1 if j < len(offsets) else None,
+        help='close the quote on the same line: "text"',
+    )
 
 
 def _all_lines(path: Path, shown: str) -> list[str]:
@@ -262,6 +279,8 @@ def _first_bad_cell(table: _Table, kinds: dict[int, str]) -> DataError | None:
                 return table.error("E408", r, j, f"value {cell!r} is beyond float32's range")
             if kind == "int" and v != int(v):
                 return table.error("E412", r, j, f"expected an integer. Received: {cell!r}")
+            if kind == "int" and abs(v) >= _INT64_LIMIT:
+                return table.error("E412", r, j, f"integer {cell!r} is beyond int64")
         if len(row) > width:
             return table.error("E414", r, width, f"row has {len(row)} cells; the header has {width} columns")
     return None
@@ -289,7 +308,12 @@ def _numbers(cells: np.ndarray, kinds: dict[int, str]) -> np.ndarray | None:
         return None
     if not np.isfinite(values).all() or (np.abs(values) > _FLOAT32_MAX).any():
         return None
-    if (values[:, ints] != np.round(values[:, ints])).any() or (cells[:, text] == "").any():
+    whole = values[:, ints]
+    if (
+        (whole != np.round(whole)).any()
+        or (np.abs(whole) >= _INT64_LIMIT).any()
+        or (cells[:, text] == "").any()
+    ):
         return None
     return values
 
@@ -350,7 +374,8 @@ def _read(path: Path, fields: list[Field], labels: dict[str, list[str]]) -> Data
                     "E409",
                     r,
                     columns[i],
-                    f"{f.what} {out[r, i]} is out of range; expected an integer in [0, {f.classes})",
+                    f"{f.what} {table.rows[r][columns[i]].strip()} is out of range; "
+                    f"expected an integer in [0, {f.classes})",
                     help=f.range_help,
                 )
         shape = (-1 if d is None else d for d in f.shape)  # a free length takes what the columns give
@@ -389,7 +414,8 @@ def _text_labels(
             "E409",
             r,
             j,
-            f"label {column[r]!r} is class {index[r]} of {len(names)}; the model has {f.classes} classes",
+            f"label {str(column[r])!r} is class {index[r]} of {len(names)}; "
+            f"the model has {f.classes} classes",
             help=f"labels, sorted: {', '.join(names[:20])}{', ...' if len(names) > 20 else ''}",
         )
     return index.astype(np.int64), names

@@ -22,8 +22,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
+from nnc.runtime.dtypes import DTYPES
 from nnc.runtime.errors import RunError
-from nnc.runtime.files import to_json
+from nnc.runtime.files import damaged, strings, to_json
+from nnc.runtime.metrics import KINDS
 
 SPEC_HASH = "nnc.spec_hash"
 LABELS = "nnc.labels"
@@ -86,33 +88,56 @@ class Metadata:
     def from_props(props: Mapping[str, str], path: str) -> Metadata:
         """The metadata of a file; keys it lacks take their defaults (a file from another
         exporter predicts without class names). A value that is not what the key holds is
-        refused (E541)."""
+        refused (E426, a data error: the file is damaged or not nnc's)."""
 
-        def read(key: str, default: dict) -> dict:
+        def read(key: str, check) -> dict:
             try:
-                value = json.loads(props[key]) if key in props else default
+                value = json.loads(props[key]) if key in props else {}
             except ValueError as e:
                 raise RunError(
-                    "E541", f"the file's metadata `{key}` is not valid JSON: {e}", path=path
+                    "E426", f"the file's metadata `{key}` is not valid JSON: {e}", path=path
                 ) from None
-            if not isinstance(value, dict):
-                raise RunError("E541", f"the file's metadata `{key}` is not a JSON object", path=path)
+            if not isinstance(value, dict) or (problem := damaged(value, dict.fromkeys(value, check))):
+                problem = problem if isinstance(value, dict) else "not a JSON object"
+                raise RunError("E426", f"the file's metadata `{key}` is damaged: {problem}", path=path)
             return value
 
-        try:
-            outputs = {k: OutputKind(**v) for k, v in read(OUTPUTS, {}).items()}
-            standardize = {
-                k: (np.asarray(v["mean"], np.float32), np.asarray(v["std"], np.float32))
-                for k, v in read(STANDARDIZE, {}).items()
-            }
-        except (TypeError, KeyError, ValueError, AttributeError) as e:
-            raise RunError("E541", f"the file's nnc metadata is malformed: {e}", path=path) from None
+        outputs = read(OUTPUTS, _output_kind)
+        standardize = read(STANDARDIZE, _statistics)
         return Metadata(
             props.get(SPEC_HASH, ""),
-            read(LABELS, {}),
-            outputs,
-            read(TARGETS, {}),
-            read(SUMMARY, {}),
-            read(COLUMNS, {}),
-            standardize,
+            read(LABELS, strings),
+            {k: OutputKind(**v) for k, v in outputs.items()},
+            read(TARGETS, _target),
+            read(SUMMARY, lambda v: True),
+            read(COLUMNS, strings),
+            {
+                k: (np.asarray(v["mean"], np.float32), np.asarray(v["std"], np.float32))
+                for k, v in standardize.items()
+            },
         )
+
+
+def _output_kind(v) -> bool:
+    return (
+        isinstance(v, dict)
+        and set(v) == {"kind", "target", "logits"}
+        and v["kind"] in KINDS
+        and isinstance(v["target"], str)
+        and isinstance(v["logits"], bool)
+    )
+
+
+def _target(v) -> bool:
+    return (
+        isinstance(v, dict)
+        and v.get("dtype") in DTYPES
+        and isinstance(v.get("shape"), list)
+        and all(isinstance(d, int) or d is None for d in v["shape"])
+        and (v.get("classes") is None or isinstance(v.get("classes"), int))
+    )
+
+
+def _statistics(v) -> bool:
+    numbers = (list, int, float)
+    return isinstance(v, dict) and isinstance(v.get("mean"), numbers) and isinstance(v.get("std"), numbers)

@@ -42,7 +42,7 @@ class Predictor:
         except UsageError:
             raise
         except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
-            raise RunError("E541", f"cannot load {path} as an ONNX model: {e}", path=str(path)) from None
+            raise RunError("E426", f"cannot load {path} as an ONNX model: {e}", path=str(path)) from None
         self.metadata = Metadata.from_props(self.session.get_modelmeta().custom_metadata_map, str(path))
         self.inputs = [_field(i, str(path)) for i in self.session.get_inputs()]
         self.outputs = [o.name for o in self.session.get_outputs()]
@@ -116,7 +116,7 @@ def _field(value, path: str) -> Field:
     dtype = from_onnxruntime(value.type)
     if dtype is None:
         raise RunError(
-            "E541",
+            "E426",
             f"input `{value.name}` has type {value.type}, which nnc cannot feed",
             path=path,
             help=f"nnc feeds {', '.join(d.onnxruntime for d in DTYPES.values())}",

@@ -34,7 +34,17 @@ from pathlib import Path
 
 import numpy as np
 from nnc.runtime.errors import RunError
-from nnc.runtime.files import read_npz, to_json, write_atomic, write_json, write_npz, write_text
+from nnc.runtime.files import (
+    damaged,
+    named_strings,
+    read_npz,
+    strings,
+    to_json,
+    write_atomic,
+    write_json,
+    write_npz,
+    write_text,
+)
 
 CHECKPOINT_FORMAT = 1
 RECORD = "model:record"  # in a weights file: JSON of the program, labels and columns
@@ -50,6 +60,34 @@ RUN_FILES = (
 )
 LOCK = ".lock"  # held (flock) by the one process training in the directory
 ASIDE = ".previous"  # a run being replaced (--overwrite) waits here until the new one has started
+
+
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+# What the JSON nnc reads back holds, key by key (runtime/files.damaged)
+_MODEL_INFO = {
+    "spec": lambda v: isinstance(v, str),
+    "overrides": strings,
+    "labels": named_strings,
+    "columns": named_strings,
+    "inputs": lambda v: isinstance(v, dict),
+    "outputs": lambda v: isinstance(v, dict),
+}
+_CHECKPOINT_META = {
+    "format": lambda v: isinstance(v, int),
+    "epoch": _count,
+    "step": _count,
+    "batch": _count,
+    "sums": lambda v: isinstance(v, dict),
+    "history": lambda v: isinstance(v, list) and all(isinstance(h, dict) for h in v),
+    "rng": lambda v: isinstance(v, dict),
+    "metrics": lambda v: isinstance(v, list),
+    "data": lambda v: isinstance(v, str),
+    "finished": lambda v: v is None or isinstance(v, str),
+    "stopped_early": lambda v: isinstance(v, bool),
+}
 
 
 class RunDir:
@@ -164,7 +202,15 @@ class RunDir:
         arrays = read_checked(path)
         if "state:meta" not in arrays:
             raise RunError("E511", "checkpoint.npz has no state:meta: not an nnc checkpoint", path=str(path))
-        meta = json.loads(str(arrays.pop("state:meta")))
+        try:
+            meta = json.loads(str(arrays.pop("state:meta")))
+        except ValueError as e:
+            raise RunError("E424", f"the checkpoint's state:meta is damaged: {e}", path=str(path)) from None
+        if not isinstance(meta, dict) or (
+            problem := damaged(meta, _CHECKPOINT_META, tuple(_CHECKPOINT_META))
+        ):
+            problem = problem if isinstance(meta, dict) else "not a JSON object"
+            raise RunError("E424", f"the checkpoint's state:meta is damaged: {problem}", path=str(path))
         if meta.get("format") != CHECKPOINT_FORMAT:
             raise RunError("E511", f"unsupported checkpoint format {meta.get('format')}", path=str(path))
         weights = {k: v for k, v in arrays.items() if ":" not in k}
@@ -214,9 +260,14 @@ class RunDir:
     def read_json(self, name: str) -> dict:
         path = self.file(name)
         try:
-            return json.loads(path.read_text(encoding="utf-8"))
+            value = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
-            raise RunError("E512", f"cannot read {name}: {e}", path=str(path)) from None
+            raise RunError("E424", f"cannot read {name}: {e}", path=str(path)) from None
+        if not isinstance(value, dict):
+            raise RunError("E424", f"{name} is damaged: not a JSON object", path=str(path))
+        if name == "model.json" and (problem := damaged(value, _MODEL_INFO)):
+            raise RunError("E424", f"{name} is damaged: {problem}", path=str(path))
+        return value
 
     def write_weights(self, weights: dict, *, program: str, labels: dict, columns: dict) -> None:
         """weights.npz: the parameters, and what they were trained with under `model:record`."""
@@ -351,11 +402,19 @@ def read_weights(path: str | Path) -> dict:
 
 
 def read_checked(path: Path) -> dict:
-    """An .npz file's arrays, or a located refusal if it is missing, torn or holds objects."""
+    """An .npz file's arrays, or a located refusal if it is missing, not an .npz archive, torn
+    or holds objects."""
     try:
-        return read_npz(path)
+        with open(path, "rb") as f:
+            head = f.read(2)
     except FileNotFoundError:
         raise RunError("E421", f"weights file {path} does not exist", path=str(path)) from None
+    except OSError as e:
+        raise RunError("E421", f"cannot read {path}: {e.strerror}", path=str(path)) from None
+    if head != b"PK":  # every .npz is a zip archive
+        raise RunError("E421", f"{path} is not an .npz archive of arrays", path=str(path))
+    try:
+        return read_npz(path)
     except ValueError as e:  # allow_pickle=False refusing an object array
         raise RunError("E421", f"{path} holds objects, not plain arrays ({e})", path=str(path)) from None
     except (OSError, EOFError, Exception) as e:  # noqa: BLE001 - zipfile raises many kinds
