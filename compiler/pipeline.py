@@ -15,6 +15,7 @@ from nnc.compiler.diagnostics import CompileError, Diagnostic, Diagnostics
 from nnc.compiler.ir import Program
 from nnc.compiler.overrides import apply_overrides
 from nnc.compiler.parse import parse_source, read_source
+from nnc.compiler.passes.check_footprint import footprint_diagnostic
 from nnc.compiler.passes.infer_shapes import infer_shapes
 from nnc.compiler.passes.insert_preprocessing import insert_preprocessing
 from nnc.compiler.resolve import resolve
@@ -52,6 +53,8 @@ def compile_source(
         train = build_config(resolved, graph, diags)
         if not diags.has_errors:
             graph, train = insert_preprocessing(graph, train, diags)
+            if train.losses and (too_large := footprint_diagnostic(graph, train, refuse=False)):
+                diags.add(too_large)
     except RecursionError:
         # build_ast catches the deep nesting it meets; evaluation may meet it later.
         raise CompileError(

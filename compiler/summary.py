@@ -4,6 +4,7 @@ their memory, forward FLOPs per sample) and the resolved training configuration.
 from __future__ import annotations
 
 from nnc.compiler.ir import BATCH, Program
+from nnc.runtime.footprint import human_bytes, machine_memory, training_footprint
 from nnc.runtime.ops import OPS
 from nnc.runtime.ops.base import size
 from nnc.runtime.schema import Named, show
@@ -74,6 +75,7 @@ def summarize(program: Program) -> dict:
         "outputs": {o: str(g.type_of(o)) for o in g.outputs},
         "params": {"trainable": trainable, "non_trainable": frozen, "bytes": 4 * (trainable + frozen)},
         "flops_per_sample": sum(r["flops"] for r in rows),
+        "memory": _memory(program),
         "train": {
             "losses": [
                 {
@@ -101,6 +103,16 @@ def summarize(program: Program) -> dict:
             # class target -> its class names in index order, as training will number them
             "classes": {k: v for k, v in t.data.labels.items() if v is not None},
         },
+    }
+
+
+def _memory(program: Program) -> dict:
+    need = training_footprint(program.graph, program.train.optimizer.name, program.train.batch_size)
+    return {
+        "activations_per_sample": need.activations,
+        "training": need.training,
+        "batch_size": program.train.batch_size,
+        "machine": machine_memory(),
     }
 
 
@@ -133,12 +145,14 @@ def format_summary(summary: dict) -> str:
     ]
     for r, s in zip(rows, shape, strict=True):
         lines.append(f"  {r['name']:<{w_name}}  {r['op']:<{w_op}}  {s:<{w_shape}}  {r['params']:>10,}")
-    p = summary["params"]
+    p, m = summary["params"], summary["memory"]
     lines += [
         "",
         f"  parameters  {p['trainable']:,} trainable, {p['non_trainable']:,} non-trainable "
         f"({_bytes(p['bytes'])} as float32)",
         f"  compute     ~{_human(summary['flops_per_sample'], 'FLOPs')} per sample, forward",
+        f"  memory      ~{human_bytes(m['training'])} to train at batch_size={m['batch_size']} "
+        f"({human_bytes(m['activations_per_sample'])} of activations per sample)",
         f"  outputs     {', '.join(f'{k}: {v}' for k, v in summary['outputs'].items())}",
         "",
         "training",

@@ -185,7 +185,12 @@ class Model:
         `overwrite` replaces a run already in `out`. With `resume`, continue the run in that
         directory exactly where it stopped. `callbacks` are listeners on the training loop
         (nnc.runtime.train.Callback); one may end training with `trainer.stop(reason)`."""
+        from nnc.compiler.diagnostics import CompileError
+        from nnc.compiler.passes.check_footprint import footprint_diagnostic
+
         program, overrides = self.configured(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+        if too_large := footprint_diagnostic(program.graph, program.train, refuse=True):
+            raise CompileError([too_large])  # before anything is allocated
         job = TrainJob(
             self.plan,
             program.train,

@@ -1,6 +1,7 @@
 """One bad spec per diagnostic code: the code, line, column and message text are asserted,
 and the rendered form has the caret under the span."""
 
+import numpy as np
 import pytest
 from nnc.compiler.diagnostics import CompileError, render_text
 
@@ -469,3 +470,24 @@ def test_a_long_string_literal_is_read_in_linear_time_and_memory(tmp_path):
         capture_output=True, text=True, timeout=30, preexec_fn=limited,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
+
+
+def test_a_model_too_large_for_this_machine_is_a_warning_at_check_and_refused_by_train(tmp_path, monkeypatch):
+    """Here the machine is made to look small; the estimate is the model's own."""
+    import nnc.runtime.footprint as footprint
+
+    import nnc
+
+    monkeypatch.setattr(footprint, "machine_memory", lambda: 64 * 2**20)  # 64 MiB
+    body = "    dense(4096) -> relu\n    dense(4096) as y\n}\n"
+    (tmp_path / "big.nn").write_text(M + body + "loss mse(y, target=t)\ntrain { batch_size = 256 }\n")
+    model = nnc.load(tmp_path / "big.nn")
+    [w] = [d for d in model.warnings if d.code == "W308"]
+    assert "training needs about" in w.message and "more than this machine's 64 MiB" in w.message
+    assert w.span.line == 4  # the layer that needs the most: 4096 x 4096 weights
+    with pytest.raises(CompileError) as info:
+        model.fit(
+            {"x": np.zeros((4, 64), np.float32), "t": np.zeros((4, 4096), np.float32)}, out=tmp_path / "run"
+        )
+    assert [d.code for d in info.value.diagnostics] == ["E308"]
+    assert not (tmp_path / "run").exists()  # refused before anything was made
