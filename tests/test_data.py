@@ -4,6 +4,8 @@ data is refused with its code, line, column and a message that says expected and
 import numpy as np
 import pytest
 from conftest import ROOT
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from nnc.runtime.data import DataError, Dataset, Field, check, read, split
 
 SPECS = ROOT / "specs"
@@ -423,3 +425,52 @@ def test_a_csv_given_as_weights_is_not_called_pickled(tmp_path):
         read_checked(tmp_path / "w.csv")
     assert e.value.code == "E421" and "is not an .npz archive" in e.value.message
     assert "pickled" not in e.value.message and "objects" not in e.value.message
+
+
+# --- the fast CSV reader reads what the careful one reads ------------------------------
+
+_CELLS = st.one_of(
+    st.floats(-1e6, 1e6, allow_nan=False).map(lambda v: f"{v:.6g}"),
+    st.integers(-5, 5).map(str),
+    st.sampled_from(["nan", "inf", "", "  1.5", "2 ", '"3"', "1e39", "seven", '"a, b"', "0x10", "1_000"]),
+)
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(
+    rows=st.lists(
+        st.tuples(_CELLS, _CELLS, st.sampled_from(["cat", "dog", "0", "1", "2", " cat", ""])),
+        min_size=1,
+        max_size=8,
+    ),
+    extra=st.booleans(),
+    blank=st.booleans(),
+    bom=st.booleans(),
+)
+def test_the_fast_reader_agrees_with_the_careful_one(tmp_path_factory, rows, extra, blank, bom):
+    from nnc.runtime.data.csv_file import _assign, _read_careful, _read_fast, _read_table
+
+    folder = tmp_path_factory.mktemp("fast")
+    header = ("id," if extra else "") + "a,b,label"
+    lines = [header] + [("x," if extra else "") + ",".join(r) for r in rows]
+    if blank:
+        lines.insert(2, "")
+    path = folder / "t.csv"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + ("\n".join(lines) + "\n").encode())
+    fields = [
+        Field("x", "float32", (2,), columns=("a", "b") if extra else None),
+        Field("label", "int64", (), classes=3),
+    ]
+    head = _read_table(path, header_only=True)
+    fast = _read_fast(path, head, _assign(head, fields), {})
+    try:
+        careful = _read_careful(path, fields, {})
+    except DataError:
+        assert fast is None  # what the careful reader refuses, the fast one does not accept
+        return
+    if fast is None:
+        return  # the fast reader may decline what the careful one reads: never the reverse
+    assert fast.labels == careful.labels and fast.n == careful.n and fast.ignored == careful.ignored
+    for name in careful.arrays:
+        assert fast.arrays[name].dtype == careful.arrays[name].dtype
+        np.testing.assert_array_equal(fast.arrays[name], careful.arrays[name])
