@@ -11,6 +11,7 @@ The runs are derandomized so CI sees the same examples every time."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import signal
@@ -36,7 +37,9 @@ BLOCK_PATH = SPECS_DIR / "blocks" / "transformer.nn"
 IMPORTER_PATH = SPECS_DIR / "transformer.nn"
 TEXTS = {path: path.read_text(encoding="utf-8") for path in [*SPEC_PATHS, BLOCK_PATH]}
 
-FUZZ = settings(max_examples=150, deadline=None, derandomize=True, database=None)
+# NNC_FUZZ_EXAMPLES=5000 runs the long version by hand (docs/reliability.md); CI runs 150.
+EXAMPLES = int(os.environ.get("NNC_FUZZ_EXAMPLES", "150"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None)
 
 # Trivia (whitespace, comments) is kept as tokens of its own so that a mutated spec keeps its
 # layout; only the other tokens are mutated.
@@ -319,3 +322,64 @@ def test_cli_check_on_mutated_files(tmp_path, case):
     assert result.exit_code == (0 if compiled else 3), output
     if not compiled:
         assert re.search(r":\d+:\d+: error\[E\d{3}\]|^nnc: error\[E\d{3}\]", output, re.MULTILINE), output
+
+
+# ---- hostile specs: what a fuzzer's extremes look like ------------------------------------------
+MODEL = "model m {{\n    input x: float32[{dims}]\n{body}\n}}\nloss mse(y, target=t)\n"
+
+
+@st.composite
+def hostile_spec(draw) -> str:
+    """Deep nesting, long lines, blocks that expand exponentially, huge literals, nested
+    repeats, huge shapes and long strings: each at sizes from harmless to extreme."""
+    kind = draw(st.sampled_from(["nesting", "long", "blocks", "literal", "repeats", "shape", "string"]))
+    n = draw(st.sampled_from([1, 10, 1000, 100_000]))
+    if kind == "nesting":
+        depth = min(n, 20_000)
+        expression = draw(
+            st.sampled_from(["(" * depth + "1" + ")" * depth, "-" * depth + "1", "1" + "+1" * depth])
+        )
+        return f"const a = {expression}\n" + MODEL.format(dims=4, body="    dense(2) as y")
+    if kind == "long":
+        return MODEL.format(dims=4, body="    dense(2) as y  # " + "x" * (n * 20))
+    if kind == "blocks":
+        k = min(n, 40)
+        blocks = "block b0() { input x\n relu }\n" + "".join(
+            f"block b{i}() {{ input x\n b{i - 1} -> b{i - 1} }}\n" for i in range(1, k)
+        )
+        return blocks + MODEL.format(dims=4, body=f"    b{k - 1} -> dense(2) as y")
+    if kind == "literal":
+        digits = "9" * min(n, 50_000)
+        place = draw(st.sampled_from(["dense({})", "dense(2, l2={})", "dropout(0.{})", "reshape(({}, -1))"]))
+        return MODEL.format(dims=4, body=f"    {place.format(digits)}\n    dense(2) as y")
+    if kind == "repeats":
+        a, b = draw(st.sampled_from([1, 10, 1000, 100_000])), n
+        return MODEL.format(dims=4, body=f"    repeat {a} {{ repeat {b} {{ relu }} }}\n    dense(2) as y")
+    if kind == "shape":
+        size = draw(st.sampled_from([2**31 - 1, 2**31, 2**40, 3**20]))
+        layer = draw(st.sampled_from(["dense(2)", "multi_head_attention(heads=3)", "lstm(4)", "flatten"]))
+        return MODEL.format(dims=f"4, {size}", body=f"    {layer}\n    dense(2) as y")
+    return f'const s = "{"a" * (n * 50)}"\n' + MODEL.format(dims=4, body="    dense(2) as y")
+
+
+@contextmanager
+def memory_limit(extra: int = 1 << 30) -> Iterator[None]:
+    """The address space this process may grow by meanwhile: a blow-up is a MemoryError."""
+    import resource
+
+    with open("/proc/self/statm") as f:
+        used = int(f.read().split()[0]) * resource.getpagesize()
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (used + extra, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+@settings(FUZZ, max_examples=EXAMPLES // 2)
+@given(hostile_spec())
+def test_hostile_specs_end_quickly_and_in_bounded_memory(text):
+    """Each compiles or is diagnosed within the time limit and 1 GiB more memory."""
+    with memory_limit():
+        check_compiles_or_diagnoses(SPECS_DIR / "hostile.nn", text)
