@@ -331,7 +331,13 @@ class _ConfigBuilder:
         labels = {}
         if check_files and isinstance(sources.get("train"), str):
             labels = data.class_names(sources["train"], self.resolved.root, fields)
-        return DataConfig(str(self.resolved.root), standardize=names, labels=labels, **sources)
+        return DataConfig(
+            str(self.resolved.root),
+            standardize=names,
+            labels=labels,
+            spans={split: spans[split] for split in sources},
+            **sources,
+        )
 
     def name_classes(self, term: LossTerm, labels) -> LossTerm | None:
         """A loss whose attributes name classes (class_weights by name), with the names as class

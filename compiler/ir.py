@@ -146,6 +146,9 @@ class DataConfig:
     # The class names of each class target of the training data (None: class indices), read at
     # check time where the file could be: what `nnc check` shows. Not part of the program.
     labels: Mapping[str, list[str] | None] = field(default_factory=dict, compare=False)
+    # Where the spec names each split's source: a command that must read a file the spec names
+    # refuses a missing one there. Not part of the program.
+    spans: Mapping[str, Span] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,8 @@ their memory, forward FLOPs per sample) and the resolved training configuration.
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 from nnc.compiler.ir import BATCH, Program
 from nnc.runtime.footprint import human_bytes, machine_memory, training_footprint
 from nnc.runtime.ops import OPS
@@ -99,7 +101,12 @@ def summarize(program: Program) -> dict:
             "l2": t.l2,
             "metrics": [str(m) for m in t.metrics],
             "early_stopping": None if t.early_stopping is None else vars(t.early_stopping).copy(),
-            "data": {k: v for k, v in vars(t.data).items() if v not in (None, ()) and k != "labels"},
+            # the program's data settings: not what check read from the files, nor spec spans
+            "data": {
+                f.name: getattr(t.data, f.name)
+                for f in fields(t.data)
+                if f.compare and getattr(t.data, f.name) not in (None, ())
+            },
             # class target -> its class names in index order, as training will number them
             "classes": {k: v for k, v in t.data.labels.items() if v is not None},
         },

@@ -402,11 +402,18 @@ def test_empty_and_missing_data_files_are_refused(project):
     err = refused(nnc(project, "train", "blobs.nn", "--data", "nowhere.csv"), 4)
     assert err.startswith("nowhere.csv: error[E403]: data file `nowhere.csv` does not exist")
 
-    # A missing file the spec names: `nnc check` only warns (it may be created later), training refuses.
+    # A missing file the spec names: `nnc check` only warns (it may be created later), training
+    # refuses it once, at the spec's line; eval, which reads the test file, likewise.
     (project / "missing.nn").write_text(SPEC.replace('"data.csv"', '"gone.csv"'))
+    ok(nnc(project, "check", "missing.nn"))
     err = refused(nnc(project, "train", "missing.nn"), 4)
-    assert "missing.nn:15:16: warning[W401]" in err
-    assert "gone.csv: error[E403]: data file `gone.csv` does not exist" in err
+    assert err.startswith("missing.nn:15:16: error[E403]: data file `gone.csv` does not exist")
+    assert "W401" not in err and err.count("gone.csv` does not exist") == 1
+    # Training data from --data: the spec's missing file is not read, so it stays a warning.
+    assert "W401" in ok(nnc(project, "train", "missing.nn", "--data", "data.csv", "-q", "--out", "r")).stderr
+    (project / "no_test.nn").write_text(SPEC.replace('"test.csv"', '"gone_test.csv"'))
+    err = refused(nnc(project, "eval", "no_test.nn", "--weights", "r"), 4)
+    assert err.startswith("no_test.nn:15:35: error[E403]: data file `gone_test.csv` does not exist")
 
 
 def test_a_label_the_training_data_did_not_have_is_refused_at_eval(project):

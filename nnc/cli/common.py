@@ -76,14 +76,28 @@ def _note(message, category, filename, lineno, file=None, line=None) -> None:
     click.echo(f"note: {message}", err=True)
 
 
-def load_model(spec: str, overrides: tuple[str, ...]):
+def load_model(spec: str, overrides: tuple[str, ...], *, reads: tuple[str, ...] = ()):
     """The spec compiled into a Model, its warnings printed. A runtime error about a layer (a
-    non-finite output) then points at the layer in the spec."""
+    non-finite output) then points at the layer in the spec. `reads` names the data splits of
+    the spec the command reads: a file among them that does not exist, which `nnc check` only
+    warns about (it may be written later), is refused here at the spec's line — one message."""
     from pathlib import Path
 
     import nnc
 
-    return _loaded(nnc.load(Path(spec), overrides))
+    model = nnc.load(Path(spec), overrides)
+    spans = model.program.train.data.spans
+    needed = {spans[split] for split in reads if split in spans}
+    missing = [w for w in model.warnings if w.code == "W401" and w.span in needed]
+    if missing:
+        from dataclasses import replace
+
+        from nnc.compiler.diagnostics import ERROR
+
+        others = [w for w in model.warnings if w not in missing]
+        report([replace(w, code="E403", severity=ERROR) for w in missing] + others)
+        sys.exit(EXIT_DATA_ERROR)
+    return _loaded(model)
 
 
 def load_run_model(run_dir: str, overrides: tuple[str, ...]):

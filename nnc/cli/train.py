@@ -59,7 +59,7 @@ def train(
 
     if resume is not None and out is not None:
         raise click.UsageError("--resume continues the run in its own directory; leave out --out")
-    model = load_model(spec, overrides)
+    model = load_model(spec, overrides, reads=("validation",) if data else ("train", "validation"))
     model.columns = target_columns(model, targets)
     progress = Progress(sys.stderr, verbosity=0 if quiet else 2 if verbose else 1)
     try:
@@ -102,7 +102,7 @@ def evaluate(spec, weights, data, fmt, targets, overrides) -> None:
     classification output."""
     from nnc.runtime.metrics import format_evaluation
 
-    model = load_model(spec, overrides)
+    model = load_model(spec, overrides, reads=() if data else ("test",))
     model.columns = target_columns(model, targets)
     logs = model.load(weights).evaluate(data)
     if fmt == "json":
