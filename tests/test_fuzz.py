@@ -37,7 +37,7 @@ BLOCK_PATH = SPECS_DIR / "blocks" / "transformer.nn"
 IMPORTER_PATH = SPECS_DIR / "transformer.nn"
 TEXTS = {path: path.read_text(encoding="utf-8") for path in [*SPEC_PATHS, BLOCK_PATH]}
 
-# NNC_FUZZ_EXAMPLES=5000 runs the long version by hand (docs/reliability.md); CI runs 150.
+# NNC_FUZZ_EXAMPLES=2000 runs the long version by hand (docs/reliability.md); CI runs 150.
 EXAMPLES = int(os.environ.get("NNC_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None)
 
