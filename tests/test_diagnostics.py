@@ -33,6 +33,7 @@ CASES = [
         None,
     ),
     ("E301", M + "    dense(3000000000)\n}", 3, 5, "more than nnc holds", None),
+    ("E301", M + "    dense(1e300)\n}", 3, 5, "a tensor of about 6.4e+301 values", None),
     ("E106", M + "    dense(10)\n", 1, 9, "`{` opened at 1:9 is never closed", "close it with `}`"),
     ("E106", M + "    dense(10 -> relu\n}", 3, 10, "`(` opened at 3:10 is never closed", "close it with `)`"),
     ("E106", "model m {\n    input x: float32[4\n    dense(3)\n}", 2, 21, "`[` opened at 2:21", "`]`"),

@@ -55,7 +55,7 @@ def infer_shapes(graph: Graph, diags: Diagnostics) -> Graph:
         if too_large:
             diags.error(
                 "E301",
-                f"{op.name} would make a tensor of {max(too_large):,} values along one axis or in one "
+                f"{op.name} would make a tensor of {_count(max(too_large))} values along one axis or in one "
                 f"parameter, more than nnc holds ({MAX_PARAMETER:,})",
                 node.span,
             )
@@ -96,3 +96,8 @@ def infer_shapes(graph: Graph, diags: Diagnostics) -> Graph:
         keys = tuple(f"{node.name}.{s.name}" for s in specs)
         nodes.append(replace(node, attrs=attrs, type=types[node.name], params=keys))
     return replace(graph, nodes=tuple(nodes), params=tuple(params))
+
+
+def _count(n: int) -> str:
+    """A count as people read it: digits grouped, or about 2e+300 past what digits can show."""
+    return f"{n:,}" if n < 10**15 else f"about {float(n):.3g}" if n < 1e308 else "over 1e+308"
