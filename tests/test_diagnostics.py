@@ -492,3 +492,22 @@ def test_a_model_too_large_for_this_machine_is_a_warning_at_check_and_refused_by
         )
     assert [d.code for d in info.value.diagnostics] == ["E308"]
     assert not (tmp_path / "run").exists()  # refused before anything was made
+
+
+def test_train_refuses_a_model_too_large_once_without_the_check_warning(tmp_path, monkeypatch):
+    """`nnc train` decides at its own batch size, so W308 would only repeat (or contradict) it."""
+    from click.testing import CliRunner
+
+    import nnc.runtime.footprint as footprint
+    from nnc.cli import main
+
+    monkeypatch.setattr(footprint, "machine_memory", lambda: 64 * 2**20)  # 64 MiB
+    body = "    dense(4096) -> relu\n    dense(4096) as y\n}\n"
+    (tmp_path / "big.nn").write_text(M + body + "loss mse(y, target=t)\ntrain { batch_size = 256 }\n")
+    np.savez(tmp_path / "d.npz", x=np.zeros((4, 64), np.float32), t=np.zeros((4, 4096), np.float32))
+    spec, data, out = (str(tmp_path / name) for name in ("big.nn", "d.npz", "run"))
+    result = CliRunner().invoke(main, ["train", spec, "--data", data, "--out", out])
+    assert result.exit_code == 3, result.output
+    assert "error[E308]: training needs about" in result.output
+    assert "W308" not in result.output and result.output.count("training needs about") == 1
+    assert "W308" in CliRunner().invoke(main, ["check", spec]).output

@@ -76,16 +76,19 @@ def _note(message, category, filename, lineno, file=None, line=None) -> None:
     click.echo(f"note: {message}", err=True)
 
 
-def load_model(spec: str, overrides: tuple[str, ...], *, reads: tuple[str, ...] = ()):
+def load_model(spec: str, overrides: tuple[str, ...], *, reads: tuple[str, ...] = (), settles=()):
     """The spec compiled into a Model, its warnings printed. A runtime error about a layer (a
     non-finite output) then points at the layer in the spec. `reads` names the data splits of
     the spec the command reads: a file among them that does not exist, which `nnc check` only
-    warns about (it may be written later), is refused here at the spec's line — one message."""
+    warns about (it may be written later), is refused here at the spec's line — one message.
+    `settles` names warnings the command decides itself, refusing where they would come true
+    (train: W308, memory, at its own batch size), which are therefore not printed."""
     from pathlib import Path
 
     import nnc
 
     model = nnc.load(Path(spec), overrides)
+    model.warnings = tuple(w for w in model.warnings if w.code not in settles)
     spans = model.program.train.data.spans
     needed = {spans[split] for split in reads if split in spans}
     missing = [w for w in model.warnings if w.code == "W401" and w.span in needed]

@@ -59,7 +59,9 @@ def train(
 
     if resume is not None and out is not None:
         raise click.UsageError("--resume continues the run in its own directory; leave out --out")
-    model = load_model(spec, overrides, reads=("validation",) if data else ("train", "validation"))
+    model = load_model(
+        spec, overrides, reads=("validation",) if data else ("train", "validation"), settles=("W308",)
+    )
     model.columns = target_columns(model, targets)
     progress = Progress(sys.stderr, verbosity=0 if quiet else 2 if verbose else 1)
     try:
