@@ -411,6 +411,12 @@ def test_empty_and_missing_data_files_are_refused(project):
     assert "W401" not in err and err.count("gone.csv` does not exist") == 1
     # Training data from --data: the spec's missing file is not read, so it stays a warning.
     assert "W401" in ok(nnc(project, "train", "missing.nn", "--data", "data.csv", "-q", "--out", "r")).stderr
+    # A bad file the spec names is found as the spec compiles: still bad data, exit 4.
+    (project / "short.csv").write_text("a,b,label\n1,2,0\n")
+    (project / "short.nn").write_text(SPEC.replace('"data.csv"', '"short.csv"'))
+    assert "error[E402]" in refused(nnc(project, "check", "short.nn"), 3)
+    err = refused(nnc(project, "train", "short.nn"), 4)
+    assert err.startswith("short.nn:15:16: error[E402]: expected 4 feature columns")
     (project / "no_test.nn").write_text(SPEC.replace('"test.csv"', '"gone_test.csv"'))
     err = refused(nnc(project, "eval", "no_test.nn", "--weights", "r"), 4)
     assert err.startswith("no_test.nn:15:35: error[E403]: data file `gone_test.csv` does not exist")

@@ -37,7 +37,7 @@ class Group(click.Group):
     unexpected exception into a one-line message instead of a traceback."""
 
     def invoke(self, ctx):
-        from nnc.compiler.diagnostics import CompileError, from_run_error
+        from nnc.compiler.diagnostics import ERROR, CompileError, from_run_error
         from nnc.runtime.errors import RunError, UsageError
 
         try:
@@ -48,7 +48,10 @@ class Group(click.Group):
             raise
         except CompileError as e:
             report(e.diagnostics)
-            sys.exit(EXIT_SPEC_ERROR)
+            # The spec's data files, checked as it compiles: bad data is bad data (exit 4)
+            # whether the file came from the spec or from --data.
+            codes = [d.code for d in e.diagnostics if d.severity == ERROR]
+            sys.exit(EXIT_DATA_ERROR if codes and all(c.startswith("E4") for c in codes) else EXIT_SPEC_ERROR)
         except RunError as e:
             report([from_run_error(e, getattr(ctx, "layer_spans", None))])
             if isinstance(e, UsageError):
