@@ -312,21 +312,23 @@ class _ConfigBuilder:
             if bound[split] is not None:
                 sources[split] = self.data_source(bound[split], spans[split], fields, check_files)
         standardize = bound["standardize"]
-        float_inputs = tuple(i.name for i in self.graph.inputs if i.type.dtype == "float32")
+        # the inputs whose numbers are features: float32 and uint8 pixels; bool flags when named
+        features = tuple(i.name for i in self.graph.inputs if i.type.dtype in ("float32", "uint8"))
+        numeric = tuple(i.name for i in self.graph.inputs if i.type.dtype in ("float32", "uint8", "bool"))
         if standardize is True:
-            names = float_inputs
+            names = features
         elif standardize is False:
             names = ()
         else:
             items = standardize if isinstance(standardize, tuple) else (standardize,)
             names = tuple(i.name if isinstance(i, Symbol) else str(i) for i in items)
             for n in names:
-                if n not in float_inputs:
+                if n not in numeric:
                     self.diags.error(
                         "E303",
-                        f"cannot standardize `{n}`: not a float32 model input",
+                        f"cannot standardize `{n}`: not a numeric model input",
                         spans["standardize"],
-                        help=f"float32 inputs: {', '.join(float_inputs) or 'none'}",
+                        help=f"numeric inputs: {', '.join(numeric) or 'none'}",
                     )
         labels = {}
         if check_files and isinstance(sources.get("train"), str):

@@ -299,7 +299,9 @@ class _Builder:
             return self.block_call(layer, scope, current)
         op = OPS.get(name.text)
         if op is None:
-            candidates = [n for n, o in OPS.items() if not (o.is_loss or o.fit)] + list(self.resolved.blocks)
+            candidates = [n for n, o in OPS.items() if not (o.is_loss or o.inserted)] + list(
+                self.resolved.blocks
+            )
             self.diags.error(
                 "E201",
                 f"unknown layer `{name.text}`",
@@ -308,12 +310,14 @@ class _Builder:
                 or "see docs/language.md for the list of layers",
             )
             return FAILED
-        if op.fit is not None:
+        if op.inserted:
             self.diags.error(
                 "E209",
                 f"`{name.text}` is preprocessing, not a layer",
                 name.span,
-                help=f"ask for it in the data section: `data {{ {name.text} = [INPUT] }}`",
+                help=f"ask for it in the data section: `data {{ {name.text} = [INPUT] }}`"
+                if op.fit
+                else "an input of uint8 or bool is converted to float32 by itself",
             )
             return FAILED
         if op.is_loss:

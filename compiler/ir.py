@@ -67,6 +67,7 @@ class Parameter:
     fan_out: int | None = None
     regularized: bool = True  # whether the global train.l1/l2 penalties apply (not to biases)
     fitted: bool = False  # computed from the training split by its op's `fit`, not trained
+    dtype: str = "float32"  # "string": a fitted vocabulary
 
     @property
     def size(self) -> int:
@@ -196,7 +197,7 @@ def format_program(program: Program) -> str:
         extra = " fitted" if p.fitted else "" if p.trainable else " frozen"
         if p.l1 or p.l2:
             extra += f" l1={show(p.l1)} l2={show(p.l2)}"
-        lines.append(f"  {p.key}: float32[{', '.join(map(str, p.shape))}] init={p.init}{extra}")
+        lines.append(f"  {p.key}: {p.dtype}[{', '.join(map(str, p.shape))}] init={p.init}{extra}")
     t = program.train
     lines.append("train")
     for loss in t.losses:

@@ -23,8 +23,14 @@ DTYPES: dict[str, DType] = {
     for d in (
         DType("float32", np.float32, 1, "tensor(float)", "features"),
         DType("int64", np.int64, 7, "tensor(int64)", "token ids and class indices"),
+        DType("uint8", np.uint8, 2, "tensor(uint8)", "image pixels"),
+        DType("bool", np.bool_, 9, "tensor(bool)", "yes/no columns"),
+        DType("string", np.str_, 8, "tensor(string)", "categories and text"),
     )
 }
+# Raw numbers a model reads as features: the compiler converts them to float32 right after
+# the input (a `cast` node), so every layer still computes on float32.
+CAST_TO_FLOAT = ("uint8", "bool")
 
 
 def from_onnxruntime(type_string: str) -> DType | None:

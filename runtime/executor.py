@@ -168,7 +168,7 @@ class Plan:
             args = [values[name] for name in step.inputs]
             if step.op.fit is not None:
                 for key, fitted in zip(step.params, step.op.fit(*args, **step.attrs), strict=True):
-                    self.params.values[key][...] = fitted
+                    self.params.set(key, fitted)
             args += [self.params.values[k] for k in step.params]
             values[step.name], _ = step.op.forward(ctx, *args, **step.attrs)
 

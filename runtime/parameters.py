@@ -14,6 +14,11 @@ import numpy as np
 from nnc.runtime.errors import RunError
 from nnc.runtime.init import initialize
 
+# A vocabulary entry no value was fitted to (a vocabulary has room for `max_tokens`; the
+# training data may hold fewer). Lookups skip it, so no value is ever mapped to it. It starts
+# with NUL, which no text file holds (and a lone NUL would not do: NumPy strips trailing NULs).
+UNUSED = "\x00unused"
+
 
 class Parameters:
     def __init__(self, specs: Sequence):
@@ -34,6 +39,8 @@ class Parameters:
                 self.values[p.key] = self.flat[start:stop].reshape(p.shape)
                 self.grads[p.key] = self.grad[start:stop].reshape(p.shape)
                 start = stop
+            elif p.dtype == "string":  # a vocabulary: every entry unused until fitted
+                self.values[p.key] = np.full(p.shape, UNUSED)
             else:
                 self.values[p.key] = np.zeros(p.shape, np.float32)
 
@@ -42,9 +49,19 @@ class Parameters:
         return sum(v.size for v in self.values.values())
 
     def initialize(self, rng: np.random.Generator) -> None:
-        """Draws every parameter in table order from the run's one generator."""
+        """Draws every parameter in table order from the run's one generator (a vocabulary is
+        fitted, never drawn)."""
         for key, p in self.specs.items():
-            self.values[key][...] = initialize(p.init, p.shape, rng, fan_in=p.fan_in, fan_out=p.fan_out)
+            if p.dtype != "string":
+                self.values[key][...] = initialize(p.init, p.shape, rng, fan_in=p.fan_in, fan_out=p.fan_out)
+
+    def set(self, key: str, value: np.ndarray) -> None:
+        """Stores a fitted or loaded value: into the parameter's array, or, for a vocabulary
+        (whose entries may be longer than before), as a new array."""
+        if self.specs[key].dtype == "string":
+            self.values[key] = np.array(value, dtype=str)
+        else:
+            self.values[key][...] = value
 
     def penalty_segments(self, l1: float, l2: float) -> list[tuple[int, int, float, float]]:
         """(start, stop, l1, l2) slices of the flat buffer: per-layer penalties plus the global
@@ -75,6 +92,9 @@ class Parameters:
                 problems.append(
                     f"{key} has shape {list(arrays[key].shape)}, the model needs {list(value.shape)}"
                 )
+            elif key in arrays and self.specs[key].dtype == "string":
+                if arrays[key].dtype.kind != "U":
+                    problems.append(f"{key} has dtype {arrays[key].dtype}, expected strings (a vocabulary)")
             elif key in arrays and not np.issubdtype(arrays[key].dtype, np.floating):
                 problems.append(f"{key} has dtype {arrays[key].dtype}, expected float32")
             elif key in arrays and not np.isfinite(arrays[key]).all():
@@ -86,5 +106,5 @@ class Parameters:
                 path=path,
                 help="weights are keyed <layer>.<param>; see `nnc check --ir SPEC` for the table",
             )
-        for key, value in self.values.items():
-            value[...] = arrays[key]
+        for key in self.values:
+            self.set(key, arrays[key])

@@ -496,9 +496,9 @@ def test_a_model_too_large_for_this_machine_is_a_warning_at_check_and_refused_by
 
 def test_train_refuses_a_model_too_large_once_without_the_check_warning(tmp_path, monkeypatch):
     """`nnc train` decides at its own batch size, so W308 would only repeat (or contradict) it."""
+    import nnc.runtime.footprint as footprint
     from click.testing import CliRunner
 
-    import nnc.runtime.footprint as footprint
     from nnc.cli import main
 
     monkeypatch.setattr(footprint, "machine_memory", lambda: 64 * 2**20)  # 64 MiB

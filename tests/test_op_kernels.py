@@ -41,7 +41,19 @@ def backward(op, sample, dy, cache, needs_grad=()):
 
 
 def is_integer(x) -> bool:
-    return np.issubdtype(x.dtype, np.integer)
+    """Data that is not differentiable: token ids, strings, pixels, flags."""
+    return not np.issubdtype(x.dtype, np.floating)
+
+
+def output_dtype(op, sample) -> np.dtype:
+    """What the op's dtype rule says its output is, for the sample's input dtypes."""
+    from nnc.runtime.dtypes import DTYPES
+
+    def name(x) -> str:  # by kind: a float64 sample stands for float32
+        return next(n for n, d in DTYPES.items() if np.dtype(d.numpy).kind == x.dtype.kind)
+
+    dtypes = [name(x) for x in sample.inputs[: n_data_inputs(op, sample)]]
+    return np.dtype(DTYPES[op.output_dtype(*dtypes, **sample.attrs)].numpy)
 
 
 def random_dy(op, y, rng):
@@ -68,8 +80,10 @@ def test_sample_binds_every_attribute(op, sample):
     assert set(sample.attrs) == {a.name for a in op.attrs}
     for arg in op.attrs:
         assert arg.kind.check(sample.attrs[arg.name]) == sample.attrs[arg.name], arg.name
-    # float64 where a gradient is checked; token ids (int64) get none
-    assert all(a.dtype in (np.float64, np.int64) for a in sample.inputs)
+    # float64 where a gradient is checked; token ids (int64), strings, pixels and flags get none
+    assert all(
+        a.dtype in (np.float64, np.int64, np.uint8, np.bool_) or a.dtype.kind == "U" for a in sample.inputs
+    )
     assert (sample.target is not None) == op.is_loss
 
 
@@ -96,7 +110,7 @@ def test_float32_stays_float32(op, sample):
     y64, _ = forward(op, sample)
     inputs = tuple(as_float32(x) for x in sample.inputs)
     y, cache = forward(op, sample, inputs, as_float32(sample.target) if op.is_loss else None)
-    assert y.dtype == np.float32
+    assert y.dtype == (np.float32 if op.is_loss else output_dtype(op, sample))
     np.testing.assert_allclose(y, y64, rtol=1e-4, atol=1e-5)
     # a loss gets a float64 scalar, as a loss weight could be: it must not promote either
     dy = np.float64(0.7) if op.is_loss else rng.standard_normal(y.shape).astype(np.float32)

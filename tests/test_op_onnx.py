@@ -13,12 +13,13 @@ import onnx
 import onnxruntime as ort
 import pytest
 from conftest import as_float32, n_data_inputs
+from nnc.runtime.dtypes import DTYPES
 from nnc.runtime.onnx.any_length import declared
 from nnc.runtime.onnx.export import IR_VERSION
 from nnc.runtime.onnx.graph import MAX_OPSET, MIN_OPSET, OnnxGraph
 from nnc.runtime.ops import OPS
 from nnc.runtime.ops.base import Context, Length, ShapeError
-from onnx import TensorProto, helper
+from onnx import helper
 from onnx.reference import ReferenceEvaluator
 
 # float32 on both sides; both evaluators met the default tolerance on every sample (Erf included).
@@ -55,6 +56,16 @@ def any_length(op, data, attrs) -> bool:
     return [s.shape for s in specs] == [s.shape for s in concrete]
 
 
+def dtype_name(x) -> str:
+    """The dtype a sample array stands for (float64 samples stand for float32)."""
+    return next(n for n, d in DTYPES.items() if np.dtype(d.numpy).kind == x.dtype.kind)
+
+
+def y_dtype(op, sample):
+    data = sample.inputs[: n_data_inputs(op, sample)]
+    return DTYPES[op.output_dtype(*(dtype_name(x) for x in data), **sample.attrs)].numpy
+
+
 def export_alone(op, sample, opset):
     """A model holding op's lowering alone: data inputs x1, x2, ... of batch "N" (and lengths
     "T3", "T5", ... where the op takes any), parameters as initializers named like the exporter's
@@ -69,18 +80,23 @@ def export_alone(op, sample, opset):
     for name in data_names:
         g.reserve(name)
     specs = op.params(*(x.shape for x in data), **sample.attrs) if params else ()
-    param_names = [g.initializer(f"layer.{spec.name}", p) for spec, p in zip(specs, params, strict=True)]
+    # a vocabulary goes to the lowering as its array, as the exporter passes it
+    param_names = [
+        p if p.dtype.kind == "U" else g.initializer(f"layer.{spec.name}", p)
+        for spec, p in zip(specs, params, strict=True)
+    ]
     out = op.to_onnx(g, *data_names, *param_names, **sample.attrs)
     assert isinstance(out, str), f"{op.name}.to_onnx returned {out!r}, not a value name"
     shapes = symbolic(data) if free else [("N", *x.shape[1:]) for x in data]
     x_types = [
-        helper.make_tensor_value_info(name, helper.np_dtype_to_tensor_dtype(x.dtype), declared(shape))
+        helper.make_tensor_value_info(name, DTYPES[dtype_name(x)].onnx, declared(shape))
         for name, x, shape in zip(data_names, data, shapes, strict=True)
     ]
     y_shape = op.shape(*shapes, **sample.attrs)
-    y_type = helper.make_tensor_value_info(out, TensorProto.FLOAT, declared(y_shape))
+    out_type = DTYPES[op.output_dtype(*(dtype_name(x) for x in data), **sample.attrs)]
+    y_type = helper.make_tensor_value_info(out, out_type.onnx, declared(y_shape))
     graph = helper.make_graph(g.nodes, op.name, x_types, [y_type], g.initializers)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], ir_version=IR_VERSION)
+    model = helper.make_model(graph, opset_imports=g.opset_imports(), ir_version=IR_VERSION)
     return model, data_names, data, params, free
 
 
@@ -106,13 +122,13 @@ def test_lowering_matches_forward(op, sample, opset):
         want, _ = op.forward(
             Context(training=False, rng=np.random.default_rng(0)), *xs, *params, **sample.attrs
         )
-        assert want.dtype == np.float32
+        assert want.dtype == np.dtype(y_dtype(op, sample))
         feeds = dict(zip(names, xs, strict=True))
         for who, (got,) in (
             ("onnxruntime", session.run(None, feeds)),
             ("reference", reference.run(None, feeds)),
         ):
-            assert got.dtype == np.float32, f"{who}: dtype {got.dtype}"
+            assert got.dtype == want.dtype, f"{who}: dtype {got.dtype}"
             assert got.shape == want.shape, f"{who}: shape {got.shape}, forward gives {want.shape}"
             np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL, err_msg=who)
 

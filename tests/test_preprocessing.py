@@ -164,13 +164,18 @@ def test_a_run_directory_written_before_this_change_still_loads(project, tmp_pat
 
 
 @pytest.mark.parametrize("op", [op for op in OPS.values() if op.fit], ids=lambda op: op.name)
-def test_fit_gives_each_parameter_in_float32(op):
+def test_fit_gives_each_parameter_in_its_dtype(op):
+    """float32, or strings for a vocabulary; never trained, and described for `nnc check`."""
     for sample in op.samples(np.random.default_rng(0)):
-        x = sample.inputs[0].astype(np.float32)
+        x = sample.inputs[0]
+        x = x.astype(np.float32) if x.dtype.kind == "f" else x
         specs = op.params(x.shape, **sample.attrs)
         fitted = op.fit(x, **sample.attrs)
         assert [f.shape for f in fitted] == [s.shape for s in specs]
-        assert all(f.dtype == np.float32 for f in fitted) and not any(s.trainable for s in specs)
+        for f, s in zip(fitted, specs, strict=True):
+            assert f.dtype == np.float32 if s.dtype == "float32" else f.dtype.kind == "U"
+        assert not any(s.trainable for s in specs)
+        assert op.describe_fit is None or op.describe_fit(*fitted, **sample.attrs)
 
 
 def test_standardize_centers_and_scales_and_only_centers_a_constant_feature():
@@ -182,3 +187,39 @@ def test_standardize_centers_and_scales_and_only_centers_a_constant_feature():
     assert y.dtype == np.float32
     np.testing.assert_allclose(y.mean(axis=0), 0, atol=1e-5)
     np.testing.assert_allclose(y[:, :2].std(axis=0), 1, atol=1e-4)
+
+
+# ---- lookup and impute: values computed by hand --------------------------------------------------
+UNUSED = "\x00unused"  # an entry no value was fitted to
+def test_lookup_learns_values_by_frequency_and_maps_the_rest_to_zero():
+    op = OPS["lookup"]
+    x = np.array([["b"], ["a"], ["b"], [""], ["c"], ["a"], ["b"]])
+    (vocabulary,) = op.fit(x, max_tokens=4, output="index")
+    # b 3x, then a 2x, then "" and c once each: "" sorts first and takes the last entry
+    assert vocabulary.tolist() == [UNUSED, "b", "a", ""]
+    ids, _ = op.forward(
+        Context(), np.array([["a"], ["c"], ["b"], [""], ["zz"]]), vocabulary, max_tokens=4, output="index"
+    )
+    assert ids.dtype == np.int64 and ids.ravel().tolist() == [2, 0, 1, 3, 0]
+    one_hot, _ = op.forward(Context(), np.array([["a"], ["zz"]]), vocabulary, max_tokens=4, output="one_hot")
+    assert one_hot.dtype == np.float32 and one_hot.tolist() == [[[0, 0, 1, 0]], [[1, 0, 0, 0]]]
+    (roomy,) = op.fit(x, max_tokens=8, output="index")
+    assert roomy.tolist() == [UNUSED, "b", "a", "", "c", UNUSED, UNUSED, UNUSED]
+    assert (
+        op.describe_fit(roomy, max_tokens=8, output="index")
+        == "4 values: b, a, '', c (0: any other; 3 unused)"
+    )
+
+
+def test_impute_fills_with_the_mean_median_or_a_constant_and_marks_what_was_missing():
+    op = OPS["impute"]
+    nan = np.nan
+    x = np.array([[1, nan, nan], [2, 4, nan], [6, 5, nan]], np.float32)
+    attrs = {"value": -1.0, "indicator": False}
+    assert op.fit(x, strategy="mean", **attrs)[0].tolist() == [3, 4.5, -1]  # never present: value
+    assert op.fit(x, strategy="median", **attrs)[0].tolist() == [2, 4.5, -1]
+    assert op.fit(x, strategy="constant", **attrs)[0].tolist() == [-1, -1, -1]
+    fill = np.array([3, 4.5, -1], np.float32)
+    y, _ = op.forward(Context(), x, fill, strategy="mean", value=-1.0, indicator=True)
+    assert y.dtype == np.float32
+    assert y.tolist() == [[1, 4.5, -1, 0, 1, 1], [2, 4, -1, 0, 0, 1], [6, 5, -1, 0, 0, 1]]

@@ -13,6 +13,12 @@ from nnc.runtime.init import init_problem
 from nnc.runtime.ops import OPS
 from nnc.runtime.ops.base import ShapeError
 
+_DTYPE_HELP = {
+    "string": "a string input is read by `lookup` (categories) or `tokenize` (text) first",
+    "int64": "token ids are int64 and feed an embedding; `lookup` and `tokenize` give them too",
+    "float32": "token ids are int64 and feed an embedding; everything else is float32",
+}
+
 
 def _message(op: str, message: str) -> str:
     return message if message.startswith(op) else f"{op} {message}"
@@ -27,13 +33,13 @@ def infer_shapes(graph: Graph, diags: Diagnostics) -> Graph:
             nodes.append(node)
             continue
         op = OPS[node.op]
-        bad = [(i, t) for i, t in enumerate(in_types) if t.dtype != op.input_dtype(i)]
+        bad = [(i, t) for i, t in enumerate(in_types) if t.dtype not in op.input_dtype(i)]
         for i, t in bad:
             diags.error(
                 "E302",
-                f"{op.name} expects {op.input_dtype(i)} input. Received: {node.inputs[i]}: {t}",
+                f"{op.name} expects {' or '.join(op.input_dtype(i))} input. Received: {node.inputs[i]}: {t}",
                 node.span,
-                help="token ids are int64 and feed an embedding; everything else is float32",
+                help=_DTYPE_HELP.get(t.dtype, _DTYPE_HELP["float32"]),
             )
         if bad:
             nodes.append(node)
@@ -90,6 +96,7 @@ def infer_shapes(graph: Graph, diags: Diagnostics) -> Graph:
                     fan_out=spec.fan_out,
                     regularized=spec.regularized,
                     fitted=op.fit is not None,
+                    dtype=spec.dtype,
                 )
             )
         types[node.name] = TensorType(op.output_dtype(*(t.dtype for t in in_types), **attrs), tuple(out))

@@ -1,10 +1,17 @@
-"""Preprocessing the data section asks for becomes ops in the graph: a `standardize` node after
-each input that `data { standardize = ... }` names, read by every layer that read the input.
-Its statistics are parameters (fitted on the training split, not trained), so the runtime,
-the weights file, the export and the gate all see it as one more layer.
+"""Preprocessing that an input's dtype or the data section asks for becomes ops in the graph,
+read by every layer that read the input:
 
-A loss whose target is a standardized input (an autoencoder's `target=image`) compares with
-the input as the model sees it: the standardized value."""
+- a `cast` node after each uint8 or bool input (image pixels, yes/no columns): the layers
+  compute on float32 while the data, and the exported model, keep the type they come in;
+- a `standardize` node after each input that `data { standardize = ... }` names (after its
+  cast) or, when the input is read only by an `impute` layer, after that layer: the statistics
+  are then those of the values the model sees, with no missing ones.
+
+Fitted statistics are parameters (fitted on the training split, not trained), so the runtime,
+the weights file, the export and the gate all see them as one more layer.
+
+A loss whose target is such an input (an autoencoder's `target=image`) compares with the input
+as the model sees it: the converted, standardized value."""
 
 from __future__ import annotations
 
@@ -13,23 +20,44 @@ from dataclasses import replace
 from nnc.compiler.diagnostics import Diagnostics
 from nnc.compiler.ir import Graph, Node, TrainConfig
 from nnc.compiler.passes.infer_shapes import infer_shapes
+from nnc.runtime.dtypes import CAST_TO_FLOAT
 
 
 def insert_preprocessing(graph: Graph, train: TrainConfig, diags: Diagnostics) -> tuple[Graph, TrainConfig]:
-    if not train.data.standardize:
+    nodes, outputs = list(graph.nodes), list(graph.outputs)
+    seen: dict[str, str] = {}  # input -> the value the model reads in its place
+    front = [0]  # where the next node placed before every layer goes: inputs keep their order
+    for i in graph.inputs:
+        # An input's name cannot be a block instance's, so `<input>.cast` is free.
+        if i.type.dtype in CAST_TO_FLOAT:
+            cast = Node(f"{i.name}.cast", "cast", (i.name,), {}, i.span)
+            seen[i.name] = _read_through(nodes, outputs, i.name, cast, front)
+        if i.name in train.data.standardize:
+            value = seen.get(i.name, i.name)
+            readers = [n for n in nodes if value in n.inputs]
+            if len(readers) == 1 and readers[0].op == "impute":
+                value = readers[0].name
+            node = Node(f"{i.name}.standardize", "standardize", (value,), {}, i.span)
+            standardized = _read_through(nodes, outputs, value, node, front)
+            if value == seen.get(i.name, i.name):
+                seen[i.name] = standardized
+    if not seen:
         return graph, train
-    # An input's name cannot be a block instance's, so `<input>.standardize` is free.
-    inserted = {
-        i.name: Node(f"{i.name}.standardize", "standardize", (i.name,), {}, i.span)
-        for i in graph.inputs
-        if i.name in train.data.standardize
-    }
-    seen = {name: node.name for name, node in inserted.items()}
-    nodes = [replace(n, inputs=tuple(seen.get(v, v) for v in n.inputs)) for n in graph.nodes]
-    graph = replace(
-        graph,
-        nodes=(*inserted.values(), *nodes),
-        outputs=tuple(seen.get(v, v) for v in graph.outputs),
-    )
+    graph = replace(graph, nodes=tuple(nodes), outputs=tuple(outputs))
     losses = tuple(replace(t, target_value=seen[t.target]) if t.target in seen else t for t in train.losses)
     return infer_shapes(graph, diags), replace(train, losses=losses)
+
+
+def _read_through(nodes: list[Node], outputs: list[str], value: str, node: Node, front: list[int]) -> str:
+    """Makes every reader of `value` (and a graph output that is it) read `node` instead, and
+    places `node` right after the producer of `value` (for an input, after the nodes placed
+    for the inputs before it)."""
+    for k, n in enumerate(nodes):
+        if value in n.inputs:
+            nodes[k] = replace(n, inputs=tuple(node.name if v == value else v for v in n.inputs))
+    outputs[:] = [node.name if v == value else v for v in outputs]
+    at = next((k + 1 for k, n in enumerate(nodes) if n.name == value), front[0])
+    nodes.insert(at, node)
+    if at <= front[0]:
+        front[0] += 1
+    return node.name

@@ -87,7 +87,14 @@ def to_onnx(
         g.layer = node.name
         # the spec's file name, never its path on this machine: the file may be deployed anywhere
         g.doc = f"{node.op} at {Path(node.span.source.path).name}:{node.span.line}:{node.span.column}"
-        params = [g.initializer(key, weights[key].astype(np.float32)) for key in node.params]
+        # a vocabulary (a string parameter) goes to its lowering as the array itself: ONNX's
+        # LabelEncoder takes it as attributes, not as an input
+        params = [
+            weights[key]
+            if weights[key].dtype.kind == "U"
+            else g.initializer(key, weights[key].astype(np.float32))
+            for key in node.params
+        ]
         values[node.name] = op.to_onnx(g, *(values[x] for x in node.inputs), *params, **node.attrs)
     outputs_info = []
     g.layer, g.doc = "", ""
@@ -99,7 +106,7 @@ def to_onnx(
     onnx_graph = helper.make_graph(g.nodes, graph.name, inputs, outputs_info, initializer=g.initializers)
     model = helper.make_model(
         onnx_graph,
-        opset_imports=[helper.make_opsetid("", opset)],
+        opset_imports=g.opset_imports(),
         producer_name="nnc",
         producer_version=nnc_version(),
         model_version=1,

@@ -11,6 +11,9 @@ import numpy as np
 
 DEFAULT_OPSET = 17  # the pinned default: every op we lower has its final semantics here
 MIN_OPSET, MAX_OPSET = 17, 21
+# Other operator sets a lowering may use, at the version nnc writes: ai.onnx.ml for
+# LabelEncoder (strings to indices), which onnxruntime runs on every platform.
+DOMAINS = {"ai.onnx.ml": 3}
 
 
 class OnnxGraph:
@@ -21,6 +24,14 @@ class OnnxGraph:
         self.layer = ""  # the spec layer being lowered
         self.doc = ""
         self._used: set[str] = set()
+        self.domains: set[str] = set()  # the DOMAINS the nodes use
+
+    def opset_imports(self) -> list:
+        from onnx import helper
+
+        return [helper.make_opsetid("", self.opset)] + [
+            helper.make_opsetid(d, DOMAINS[d]) for d in sorted(self.domains)
+        ]
 
     def fresh(self, hint: str) -> str:
         """A value name not used yet in this graph."""
@@ -35,16 +46,34 @@ class OnnxGraph:
     def reserve(self, name: str) -> None:
         self._used.add(name)
 
-    def node(self, op_type: str, inputs, *, outputs: int = 1, name: str | None = None, **attributes):
+    def node(
+        self,
+        op_type: str,
+        inputs,
+        *,
+        outputs: int = 1,
+        name: str | None = None,
+        domain: str = "",
+        **attributes,
+    ):
         """Adds one node; returns its output name (a tuple of names when outputs > 1).
-        `name` forces the (first) output's name, e.g. a graph output's."""
+        `name` forces the (first) output's name, e.g. a graph output's; `domain` is one of
+        DOMAINS for an op outside the default set."""
         from onnx import helper
 
         outs = [name if (name and i == 0) else self.fresh(op_type.lower()) for i in range(outputs)]
         if name:
             self._used.add(name)
+        if domain:
+            self.domains.add(domain)
         node = helper.make_node(
-            op_type, list(inputs), outs, name=self.fresh(op_type), doc_string=self.doc, **attributes
+            op_type,
+            list(inputs),
+            outs,
+            name=self.fresh(op_type),
+            doc_string=self.doc,
+            domain=domain or None,
+            **attributes,
         )
         self.nodes.append(node)
         return outs[0] if outputs == 1 else tuple(outs)

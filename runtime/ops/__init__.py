@@ -8,6 +8,7 @@ from nnc.runtime.ops import (
     add,
     batch_norm,
     binary_cross_entropy,
+    cast,
     concat,
     conv,
     conv2d_transpose,
@@ -21,10 +22,12 @@ from nnc.runtime.ops import (
     global_avg_pool,
     global_max_pool,
     huber,
+    impute,
     layer_norm,
     leaky_relu,
     linear,
     log_softmax,
+    lookup,
     mae,
     mse,
     multi_head_attention,
@@ -43,8 +46,12 @@ from nnc.runtime.ops import (
 from nnc.runtime.ops.base import OpDef
 
 _ALL: list[OpDef] = [
-    # fitted preprocessing, inserted by the compiler
+    # preprocessing: inserted by the compiler after an input
     standardize.OP,
+    cast.OP,
+    # preprocessing layers, fitted on the training split
+    lookup.OP,
+    impute.OP,
     # layers with parameters
     dense.OP,
     *conv.OPS,

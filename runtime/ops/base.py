@@ -18,7 +18,8 @@ the parameters following the data inputs in the order `params` lists them.
 - A loss is forward(ctx, prediction, target, **attrs) -> (scalar loss, cache) and
   backward(ctx, dloss, cache, **attrs) -> (dprediction,): the target gets no gradient.
 - to_onnx(g, *input_names, **attrs) -> output name: the op in inference mode as ONNX nodes,
-  added through `g` (runtime/onnx/graph.py); parameters arrive as initializer names.
+  added through `g` (runtime/onnx/graph.py); parameters arrive as initializer names, except a
+  vocabulary (a string parameter), which arrives as its array.
 Kernels keep the dtype they are given (float32 in training, float64 in the gradient checks):
 constants are made with `x.dtype`, never as Python floats that would promote an array."""
 
@@ -108,6 +109,9 @@ class ParamSpec:
     regularized: bool = True  # whether per-layer and global l1/l2 penalties apply
     fan_in: int | None = None  # for variance-scaling initializers (glorot, he, lecun)
     fan_out: int | None = None
+    # "string" for a fitted vocabulary (lookup, tokenize): never trained, and read whole from
+    # the weights; every other parameter is float32
+    dtype: str = "float32"
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,9 @@ class OpDef:
     inputs: tuple[str, ...] = ("x",)  # names of the data inputs, for messages
     min_inputs: int = 1
     max_inputs: int | None = 1  # None: any number (add, concat, multiply)
-    input_dtypes: tuple[str, ...] = ("float32",)  # per input; the last repeats for variadic ops
+    # per input, the dtype it takes (or a tuple of those it takes); the last repeats for
+    # variadic ops
+    input_dtypes: tuple[str | tuple[str, ...], ...] = ("float32",)
     # The dtype rule beside the shape rule: (*input dtypes, **attrs) -> the output's dtype, a
     # name in runtime/dtypes.py; None: float32, what every op computing on features gives.
     dtype: Callable[..., str] | None = None
@@ -146,9 +152,14 @@ class OpDef:
     # (*input_shapes, **attrs) -> {attr: value}
     derive: Callable[..., dict[str, Any]] | None = None
     # Fitted preprocessing: (*data inputs over the whole training split, **attrs) -> the values
-    # of the op's parameters, in `params` order. A fitted op is inserted by the compiler (a
-    # `data { }` setting asks for it), never written as a layer; its parameters are not trained.
+    # of the op's parameters, in `params` order; its parameters are not trained. Some are
+    # written as layers (lookup, impute); others are inserted by the compiler (`inserted`:
+    # a `data { }` setting or an input's dtype asks for them) and never written.
     fit: Callable[..., tuple] | None = None
+    inserted: bool = False
+    # (*fitted parameter values, **attrs) -> one line saying what was fitted, for `nnc check`
+    # with data: "3 values: Biscoe, Dream, Torgersen"
+    describe_fit: Callable[..., str] | None = None
     forward: Callable[..., tuple[Any, Any]] | None = None  # (ctx, *inputs, **attrs) -> (y, cache)
     backward: Callable[..., tuple] | None = None  # (ctx, dy, cache, **attrs) -> input grads
     samples: Callable[..., Any] | None = None  # (rng) -> iterable of Sample
@@ -161,8 +172,10 @@ class OpDef:
         """A loss that trains classes (its metrics: accuracy, top_k; its output: probabilities)."""
         return self.trains != "regression"
 
-    def input_dtype(self, index: int) -> str:
-        return self.input_dtypes[min(index, len(self.input_dtypes) - 1)]
+    def input_dtype(self, index: int) -> tuple[str, ...]:
+        """The dtypes input number `index` may have."""
+        accepted = self.input_dtypes[min(index, len(self.input_dtypes) - 1)]
+        return (accepted,) if isinstance(accepted, str) else accepted
 
     def output_dtype(self, *dtypes: str, **attrs) -> str:
         return self.dtype(*dtypes, **attrs) if self.dtype else "float32"

@@ -72,6 +72,7 @@ OP = OpDef(
     shape,
     params=params,
     fit=fit,
+    inserted=True,
     forward=forward,
     backward=backward,
     to_onnx=to_onnx,
