@@ -139,20 +139,28 @@ def test_missing_cells_are_located(tmp_path):
     assert (short.line, short.column) == (2, 6) and "column `label`" in short.message  # past the row's end
 
 
-@pytest.mark.parametrize("cell", ["nan", "NaN", "inf", "-Infinity", "1e39"])
+@pytest.mark.parametrize("cell", ["inf", "-Infinity", "1e39"])
 def test_non_finite_cells_are_refused(tmp_path, cell):
     e = refused("E408", csv_file(tmp_path, f"a,b,c,label\n1,2,3,0\n1,2,{cell},1\n"), tmp_path, [X3, CLASS])
     assert (e.line, e.column) == (3, 5) and f"'{cell}'" in e.message and "column `c`" in e.message
 
 
+@pytest.mark.parametrize("cell", ["nan", "NaN", "NA", "?", "null"])
+def test_cells_that_mark_a_missing_value_are_missing_values(tmp_path, cell):
+    """As pandas reads them; an input read by `impute` takes them as NaN, others refuse them."""
+    e = refused("E406", csv_file(tmp_path, f"a,b,c,label\n1,2,3,0\n1,2,{cell},1\n"), tmp_path, [X3, CLASS])
+    assert (e.line, e.column) == (3, 5) and f"missing value ('{cell}')" in e.message
+    assert "impute" in e.help
+
+
 def test_the_first_bad_cell_in_file_order_is_reported(tmp_path):
-    name = csv_file(tmp_path, "a,b,c,label\n1,2,nan,0\nx,2,3,1\n1,2,3,1,9\n")
+    name = csv_file(tmp_path, "a,b,c,label\n1,2,inf,0\nx,2,3,1\n1,2,3,1,9\n")
     e = refused("E408", name, tmp_path, [X3, CLASS])
     assert (e.line, e.column) == (2, 5)
 
 
 def test_columns_count_characters_and_quotes(tmp_path):
-    name = csv_file(tmp_path, 'label,a,b,c\r\n"cat, ""big""",1,2,  ?\r\n')
+    name = csv_file(tmp_path, 'label,a,b,c\r\n"cat, ""big""",1,2,  x?\r\n')
     e = refused("E407", name, tmp_path, [X3, CLASS])
     assert (e.line, e.column) == (2, 22) and "column `c`" in e.message
 

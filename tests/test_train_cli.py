@@ -369,12 +369,12 @@ def _with(row: int, cell: int, value: str) -> str:
     "text, code, line, column, width",
     [
         (_with(1, 1, "abc"), "E407", 3, 5, 3),  # non-numeric
-        (_with(2, 0, "nan"), "E408", 4, 1, 3),  # not finite
+        (_with(2, 0, "inf"), "E408", 4, 1, 3),  # not finite
         (_with(0, 4, "7"), "E409", 2, 17, 1),  # a class index out of range
         (_with(1, 3, ""), "E406", 3, 14, 1),  # a missing value: the caret under the comma after it
         ("a,b,c,label\n1,2,3,0\n", "E402", 1, 1, len("a,b,c,label")),  # a column short: the header
     ],
-    ids=["non-numeric", "nan", "label-out-of-range", "missing", "too-few-columns"],
+    ids=["non-numeric", "inf", "label-out-of-range", "missing", "too-few-columns"],
 )
 def test_bad_data_is_located_like_a_compiler_diagnostic(project, text, code, line, column, width):
     # --data: the runtime loader reads the file (the compiler only checks the spec's own data).

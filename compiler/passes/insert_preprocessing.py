@@ -41,7 +41,7 @@ def insert_preprocessing(graph: Graph, train: TrainConfig, diags: Diagnostics) -
             standardized = _read_through(nodes, outputs, value, node, front)
             if value == seen.get(i.name, i.name):
                 seen[i.name] = standardized
-    if not seen:
+    if len(nodes) == len(graph.nodes):
         return graph, train
     graph = replace(graph, nodes=tuple(nodes), outputs=tuple(outputs))
     losses = tuple(replace(t, target_value=seen[t.target]) if t.target in seen else t for t in train.losses)

@@ -7,6 +7,7 @@ import math
 from collections.abc import Mapping
 
 import numpy as np
+from nnc.runtime.data.cells import IMPUTE_HELP
 from nnc.runtime.data.dataset import DataError, Dataset, Field, first_true, suggest
 from nnc.runtime.data.reader import Reader
 
@@ -53,6 +54,10 @@ def check_array(a: np.ndarray, f: Field, shown: str) -> np.ndarray:
         )
     if a.shape[0] == 0:
         raise DataError("E405", f"array `{f.name}` has no samples", path=shown)
+    if f.dtype == "string":
+        return _strings(a, f, shown)
+    if f.dtype == "bool" and a.dtype != np.bool_:
+        a = _flags(a, f, shown)
     if a.dtype.kind not in "biuf":
         raise DataError(
             "E412",
@@ -60,19 +65,22 @@ def check_array(a: np.ndarray, f: Field, shown: str) -> np.ndarray:
             path=shown,
             help="save it as a numeric array (float32, or int64 for classes and tokens)",
         )
+    if f.dtype == "bool":
+        return np.ascontiguousarray(a)
     if a.dtype.kind == "f":
-        bad = ~np.isfinite(a)
+        bad = ~np.isfinite(a) & ~(np.isnan(a) if f.missing else False)
         if bad.any():
             i = first_true(bad)
             raise DataError(
                 "E408",
                 f"array `{f.name}` holds {a[i]} at index {list(i)} (sample {i[0]}); expected finite numbers",
                 path=shown,
+                help=IMPUTE_HELP if np.isnan(a[i]) else None,
             )
     if f.dtype == "float32":
         with np.errstate(over="ignore"):  # overflow is reported below, located
             out = a.astype(np.float32)
-        bad = ~np.isfinite(out)
+        bad = ~np.isfinite(out) & ~np.isnan(a)
         if bad.any():
             i = first_true(bad)
             raise DataError(
@@ -94,6 +102,16 @@ def check_array(a: np.ndarray, f: Field, shown: str) -> np.ndarray:
     if a.dtype == np.uint64 and (bad := a > np.iinfo(np.int64).max).any():
         i = first_true(bad)
         raise DataError("E412", f"array `{f.name}` holds {a[i]} at index {list(i)}, beyond int64", path=shown)
+    if f.dtype == "uint8":
+        if (bad := (a < 0) | (a > 255)).any():
+            i = first_true(bad)
+            raise DataError(
+                "E409",
+                f"array `{f.name}` holds {a[i]} at index {list(i)} (sample {i[0]}); "
+                "expected a pixel in [0, 255]",
+                path=shown,
+            )
+        return np.ascontiguousarray(a.astype(np.uint8))
     out = np.ascontiguousarray(a.astype(np.int64))
     if f.classes is not None and (bad := (out < 0) | (out >= f.classes)).any():
         i = first_true(bad)
@@ -119,3 +137,29 @@ def same_count(arrays: dict[str, np.ndarray], shown: str) -> int:
     if not counts:
         raise ValueError("same_count() needs at least one array")
     return next(iter(counts.values()))
+
+
+def _strings(a: np.ndarray, f: Field, shown: str) -> np.ndarray:
+    """Text, or integers (category codes) as their decimal text, as a CSV cell gives them."""
+    if a.dtype.kind == "O" and all(isinstance(v, str) for v in a.reshape(-1)):
+        return a.astype(str)
+    if a.dtype.kind in "Uiu":
+        return np.ascontiguousarray(a.astype(str))
+    raise DataError(
+        "E412",
+        f"array `{f.name}` must hold strings ({f.type}). Received: dtype {a.dtype}",
+        path=shown,
+        help="categories and text are strings; integer codes are read as their digits",
+    )
+
+
+def _flags(a: np.ndarray, f: Field, shown: str) -> np.ndarray:
+    """0 and 1 (any numeric dtype) as bool; anything else is refused."""
+    if a.dtype.kind not in "iuf" or (bad := (a != 0) & (a != 1)).any():
+        at = f" {a[first_true(bad)]} at index {list(first_true(bad))}" if a.dtype.kind in "iuf" else ""
+        raise DataError(
+            "E412",
+            f"array `{f.name}` must hold yes/no values (bool, or 0 and 1). Received: dtype {a.dtype}{at}",
+            path=shown,
+        )
+    return a.astype(np.bool_)

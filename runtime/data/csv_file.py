@@ -11,18 +11,15 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import math
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from nnc.runtime.data import cells
 from nnc.runtime.data.dataset import DataError, Dataset, Field, first_true, shown_path, suggest
 from nnc.runtime.data.reader import Reader
-
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
-_INT64_LIMIT = 2.0**63
 
 
 @dataclass
@@ -256,32 +253,19 @@ def _assign(table: _Table, fields: list[Field]) -> list[tuple[Field, list[int]]]
 
 
 def _first_bad_cell(table: _Table, kinds: dict[int, str]) -> DataError | None:
-    """The first bad cell in file order. `kinds`: column -> float | int | text; the other
-    columns are not read."""
+    """The first bad cell in file order. `kinds`: column -> its kind (runtime/data/cells.py);
+    the other columns are not read."""
     width = len(table.header)
     for r, row in enumerate(table.rows):
         for j in range(width):
             if j not in kinds:
                 continue
-            if j >= len(row) or not row[j].strip():
-                return table.error(
-                    "E406", r, j, "missing value", help="every row needs a value in every column"
-                )
-            kind, cell = kinds.get(j), row[j].strip()
-            if kind is None or kind == "text":
-                continue
-            try:
-                v = float(cell)
-            except ValueError:
-                return table.error("E407", r, j, f"non-numeric value {cell!r}; expected a number")
-            if not math.isfinite(v):
-                return table.error("E408", r, j, f"non-finite value {cell!r}; expected a finite number")
-            if kind == "float" and abs(v) > _FLOAT32_MAX:
-                return table.error("E408", r, j, f"value {cell!r} is beyond float32's range")
-            if kind == "int" and v != int(v):
-                return table.error("E412", r, j, f"expected an integer. Received: {cell!r}")
-            if kind == "int" and abs(v) >= _INT64_LIMIT:
-                return table.error("E412", r, j, f"integer {cell!r} is beyond int64")
+            if j >= len(row):
+                help = "every row needs a value in every column"
+                return table.error("E406", r, j, "missing value", help=help)
+            if found := cells.problem(kinds[j], row[j]):
+                code, message, help = found
+                return table.error(code, r, j, message, help=help)
         if len(row) > width:
             return table.error("E414", r, width, f"row has {len(row)} cells; the header has {width} columns")
     return None
@@ -297,25 +281,19 @@ def _is_text(table: _Table, j: int) -> bool:
     return False
 
 
-def _numbers(cells: np.ndarray, kinds: dict[int, str]) -> np.ndarray | None:
-    """The numeric columns as float64 (text columns hold 0), or None when some cell is bad."""
-    values = np.zeros(cells.shape)
-    numeric = [j for j, kind in kinds.items() if kind != "text"]
-    ints = [j for j, kind in kinds.items() if kind == "int"]
-    text = [j for j, kind in kinds.items() if kind == "text"]
-    try:
-        values[:, numeric] = cells[:, numeric].astype(np.float64)
-    except ValueError:
-        return None
-    if not np.isfinite(values).all() or (np.abs(values) > _FLOAT32_MAX).any():
-        return None
-    whole = values[:, ints]
-    if (
-        (whole != np.round(whole)).any()
-        or (np.abs(whole) >= _INT64_LIMIT).any()
-        or (cells[:, text] == "").any()
-    ):
-        return None
+def _numbers(table_cells: np.ndarray, kinds: dict[int, str]) -> np.ndarray | None:
+    """The numeric columns as float64 (string and text columns hold 0), or None when some cell
+    is bad."""
+    values = np.zeros(table_cells.shape)
+    for j, kind in kinds.items():
+        if kind in ("string", "text"):
+            if kind == "text" and (np.char.strip(table_cells[:, j]) == "").any():
+                return None
+            continue
+        column = cells.numbers(table_cells[:, j], kind)
+        if column is None:
+            return None
+        values[:, j] = column
     return values
 
 
@@ -353,19 +331,26 @@ def _read(path: Path, fields: list[Field], labels: dict[str, list[str]]) -> Data
 
 
 def _read_fast(path: Path, head: _Table, plan, labels: dict[str, list[str]]) -> Dataset | None:
-    """One pass of numpy's C reader straight into one float64 array, a class column's names
-    numbered as they come and renumbered after: memory about twice the file's size (the careful
-    reader holds every cell as a Python string: 18 times). None when any cell, row or value is
-    not what the fields need: the careful reader then says which, where."""
+    """One pass of numpy's C reader straight into one float64 array, each string column (a
+    category, a class name) numbered as its values come and looked up after: memory about
+    twice the file's size (the careful reader holds every cell as a Python string: 18 times).
+    None when any cell, row or value is not what the fields need: the careful reader then says
+    which, where."""
     width = len(head.header)
     used = {j for _, columns in plan for j in columns}
+    kinds = _kinds(plan, labels, text=lambda j: False)
     classes = {cols[0]: f for f, cols in plan if f.classes is not None and len(cols) == 1}
-    seen: dict[int, dict[str, int]] = {j: {} for j in classes}
+    strings = {j for j, kind in kinds.items() if kind == "string"} | set(classes)
+    seen: dict[int, dict[str, int]] = {j: {} for j in strings}
 
-    def numbered(names: dict[str, int]):
-        return lambda cell: names.setdefault(cell.strip(), len(names))
+    def numbered(names: dict[str, int], strip: bool):
+        if strip:  # a class name: as the careful reader compares them
+            return lambda cell: names.setdefault(cell.strip(), len(names))
+        return lambda cell: names.setdefault(cell, len(names))
 
-    converters = {j: numbered(seen[j]) for j in classes}
+    converters = {j: numbered(seen[j], strip=j in classes) for j in strings}
+    converters.update({j: cells.boolean for j, kind in kinds.items() if kind == "bool"})
+    converters.update({j: cells.missing_or_number for j, kind in kinds.items() if kind == "float?"})
     converters.update({j: _unread for j in range(width) if j not in used})
     try:
         with warnings.catch_warnings():
@@ -385,7 +370,7 @@ def _read_fast(path: Path, head: _Table, plan, labels: dict[str, list[str]]) -> 
         return None
     if values.shape[1] != width or len(values) == 0:
         return None
-    found = {}
+    found, text = {}, {}
     for j, f in classes.items():
         names = list(seen[j])  # in the order they came; values hold their positions
         if "" in names:
@@ -400,30 +385,57 @@ def _read_fast(path: Path, head: _Table, plan, labels: dict[str, list[str]]) -> 
             return None
         values[:, j] = np.array([index[name] for name in names], np.float64)[values[:, j].astype(np.int64)]
         found[f.name] = known
+    for j in strings - set(classes):
+        text[j] = np.array(list(seen[j]), dtype=str)[values[:, j].astype(np.int64)]
     arrays = {}
     for f, columns in plan:
+        shape = (len(values), *(-1 if d is None else d for d in f.shape))
+        if f.dtype == "string":
+            arrays[f.name] = np.stack([text[j] for j in columns], axis=1).reshape(shape)
+            continue
         # consecutive columns (the usual features) as a view: no copy of the largest part
         contiguous = columns == list(range(columns[0], columns[0] + len(columns)))
         chosen = values[:, columns[0] : columns[0] + len(columns)] if contiguous else values[:, columns]
-        if not np.isfinite(chosen).all():
+        out = _converted(chosen, f, kinds[columns[0]])
+        if out is None:
             return None
-        if f.dtype == "float32":
-            if (np.abs(chosen) > _FLOAT32_MAX).any():
-                return None
-            out = chosen.astype(np.float32)
-        else:
-            if (chosen != np.round(chosen)).any() or (np.abs(chosen) >= _INT64_LIMIT).any():
-                return None
-            if f.classes is not None and ((chosen < 0) | (chosen >= f.classes)).any():
-                return None
-            out = chosen.astype(np.int64)
-        shape = (-1 if d is None else d for d in f.shape)
-        arrays[f.name] = np.ascontiguousarray(out.reshape(len(values), *shape))
+        arrays[f.name] = np.ascontiguousarray(out.reshape(shape))
     del values
     header = head.header
     columns = {f.name: [header[j] for j in cols] for f, cols in plan if [f.name] != [header[j] for j in cols]}
     ignored = [name for j, name in enumerate(header) if j not in used]
     return Dataset(arrays, len(next(iter(arrays.values()))), found, head.shown, columns, ignored)
+
+
+def _converted(chosen: np.ndarray, f: Field, kind: str, *, classes: bool = True) -> np.ndarray | None:
+    """Numbers read as float64 in the field's dtype; None when some value does not fit it (a
+    class index outside the classes too, unless `classes` is False)."""
+    present = chosen[~np.isnan(chosen)] if kind == "float?" else chosen
+    if not np.isfinite(present).all():
+        return None
+    if f.dtype == "float32":
+        return None if (np.abs(present) > cells.FLOAT32_MAX).any() else chosen.astype(np.float32)
+    if f.dtype == "bool":
+        return chosen.astype(np.bool_)
+    if (chosen != np.round(chosen)).any() or (np.abs(chosen) >= cells.INT64_LIMIT).any():
+        return None
+    if f.dtype == "uint8":
+        return None if ((chosen < 0) | (chosen > 255)).any() else chosen.astype(np.uint8)
+    if classes and f.classes is not None and ((chosen < 0) | (chosen >= f.classes)).any():
+        return None
+    return chosen.astype(np.int64)
+
+
+def _kinds(plan, labels: dict[str, list[str]], text) -> dict[int, str]:
+    """column -> its kind (runtime/data/cells.py); `text(j)` says whether class column j holds
+    names rather than indices (the training data's labels say so for a file read after it)."""
+    kinds: dict[int, str] = {}
+    for f, columns in plan:
+        kind = cells.kind_of(f)
+        if f.classes is not None and len(columns) == 1 and (f.name in labels or text(columns[0])):
+            kind = "text"
+        kinds.update(dict.fromkeys(columns, kind))
+    return kinds
 
 
 def _unread(cell: str) -> float:
@@ -440,28 +452,27 @@ def _as_numbers(names: list[str]) -> np.ndarray | None:
 def _read_careful(path: Path, fields: list[Field], labels: dict[str, list[str]]) -> Dataset:
     table = _read_table(path)
     plan = _assign(table, fields)
-    kinds: dict[int, str] = {}  # column -> float | int | text
-    for f, columns in plan:
-        kind = "float" if f.dtype == "float32" else "int"
-        if f.classes is not None and len(columns) == 1 and (f.name in labels or _is_text(table, columns[0])):
-            kind = "text"
-        kinds.update(dict.fromkeys(columns, kind))
+    kinds = _kinds(plan, labels, text=lambda j: _is_text(table, j))
     width, values = len(table.header), None
     if all(len(row) <= width for row in table.rows):
         # A short row lacks values: "" fails any column that is read, and no other
         padded = [row if len(row) == width else row + [""] * (width - len(row)) for row in table.rows]
-        cells = np.char.strip(np.array(padded, dtype=str))  # (n, columns)
-        values = _numbers(cells, kinds)
+        raw = np.array(padded, dtype=str)  # (n, columns), as the file has them: strings keep spaces
+        stripped = np.char.strip(raw)
+        values = _numbers(raw, kinds)
     if values is None:
         error = _first_bad_cell(table, kinds)
         raise error or DataError("E407", "a value is not a number", path=table.shown)
     arrays, found = {}, {}
     for f, columns in plan:
-        if kinds[columns[0]] == "text":
+        kind = kinds[columns[0]]
+        if kind == "text":
             j = columns[0]
-            out, found[f.name] = _text_labels(table, cells[:, j], j, f, labels.get(f.name))
+            out, found[f.name] = _text_labels(table, stripped[:, j], j, f, labels.get(f.name))
+        elif kind == "string":
+            out = raw[:, columns]
         else:
-            out = values[:, columns].astype(np.float32 if f.dtype == "float32" else np.int64)
+            out = _converted(values[:, columns], f, kind, classes=False)
             if f.classes is not None and (bad := (out < 0) | (out >= f.classes)).any():
                 r, i = first_true(bad)
                 raise table.error(

@@ -31,6 +31,9 @@ class Field:
     # later file is read by name, whatever its column order (None: the field's own column, or
     # the columns no other field takes, in file order)
     columns: tuple[str, ...] | None = None
+    # Whether values may be missing (NaN; an empty or `NA` cell): a float32 input read by
+    # `impute` only. Everywhere else a missing value is refused.
+    missing: bool = False
 
     @property
     def what(self) -> str:
@@ -81,7 +84,10 @@ def fields_of(graph, losses) -> list[Field]:
     out = []
     for i in graph.inputs:
         vocab = graph.vocabulary(i.name)
-        out.append(Field(i.name, i.type.dtype, tuple(i.type.shape[1:]), vocab, tokens=vocab is not None))
+        readers = [n.op for n in graph.nodes if i.name in n.inputs]
+        missing = i.type.dtype == "float32" and bool(readers) and set(readers) == {"impute"}
+        shape = tuple(i.type.shape[1:])
+        out.append(Field(i.name, i.type.dtype, shape, vocab, tokens=vocab is not None, missing=missing))
     seen = {f.name for f in out}
     for term in losses:
         if term.target in seen:

@@ -12,6 +12,7 @@ from nnc.runtime.errors import RunError
 from nnc.runtime.onnx.any_length import declared, symbolic_shapes
 from nnc.runtime.onnx.session import open_session
 from nnc.runtime.ops.base import Length
+from nnc.runtime.parameters import UNUSED
 
 BATCH_SIZES = (1, 7)
 RTOL, ATOL = 1e-4, 1e-5
@@ -45,19 +46,48 @@ def length_variants(graph, shapes) -> list[dict[str, int]]:
     return variants
 
 
+UNSEEN = "a value never seen in training"
+
+
 def sample_inputs(
-    graph, batch: int, lengths: dict[str, int], rng: np.random.Generator
+    graph, plan, batch: int, lengths: dict[str, int], rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
+    """Raw inputs as the data give them: token ids across the vocabulary of every embedding
+    they feed, strings from the fitted vocabularies of the layers reading them (and some they
+    never saw, and empty ones), pixels, flags, and features with some missing where the
+    model fills them."""
     feeds = {}
     for i in graph.inputs:
         shape = [batch, *i.type.shape[1:]]
         if i.name in lengths:
             shape[1] = lengths[i.name]
-        if i.type.dtype == "int64":  # token ids across the vocabulary of every embedding they feed
+        readers = [n for n in graph.nodes if i.name in n.inputs]
+        dtype = i.type.dtype
+        if dtype == "int64":
             feeds[i.name] = rng.integers(0, graph.vocabulary(i.name) or 2, shape).astype(np.int64)
+        elif dtype == "string":
+            feeds[i.name] = _strings(readers, plan, shape, rng)
+        elif dtype == "uint8":
+            feeds[i.name] = rng.integers(0, 256, shape).astype(np.uint8)
+        elif dtype == "bool":
+            feeds[i.name] = rng.random(shape) < 0.5
         else:
-            feeds[i.name] = rng.standard_normal(shape).astype(np.float32)
+            x = rng.standard_normal(shape).astype(np.float32)
+            if readers and all(n.op == "impute" for n in readers):
+                x[rng.random(shape) < 0.3] = np.nan
+            feeds[i.name] = x
     return feeds
+
+
+def _strings(readers, plan, shape, rng) -> np.ndarray:
+    """Entries of the readers' vocabularies, an unseen value and the empty string."""
+    pool = [UNSEEN, ""]
+    for node in readers:
+        for key in node.params:
+            values = plan.params.values[key]
+            if values.dtype.kind == "U":
+                pool += [v for v in values.tolist() if v != UNUSED]
+    return np.array(pool, dtype=str)[rng.integers(0, len(pool), shape)]
 
 
 def verify(model, values: dict[str, str], program, plan, outputs, provider: str = "cpu") -> None:
@@ -82,7 +112,7 @@ def verify(model, values: dict[str, str], program, plan, outputs, provider: str 
     session = open_session(model.SerializeToString(), provider=provider, path="the exported model")
     rng = np.random.default_rng(0)
     for batch, lengths in itertools.product(BATCH_SIZES, length_variants(graph, symbolic)):
-        feeds = sample_inputs(graph, batch, lengths, rng)
+        feeds = sample_inputs(graph, plan, batch, lengths, rng)
         expected = plan.run(feeds, outputs)
         got = dict(zip(outputs, session.run(list(outputs), feeds), strict=True))
         for out in outputs:

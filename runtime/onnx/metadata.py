@@ -9,6 +9,8 @@
                      hold besides the inputs (predict reads past them)
     nnc.columns      {input: [column, ...]}: the CSV columns the training data gave an input,
                      by which predict reads a CSV, in any column order
+    nnc.missing      {input: true}: the inputs whose values may be missing (the model fills
+                     them): predict reads an empty or NA cell of theirs as NaN
     nnc.summary      the training summary (summary.json of the run)
 
 Every value is a JSON string. Files exported before the input standardization became part of
@@ -33,6 +35,7 @@ OUTPUTS = "nnc.outputs"
 TARGETS = "nnc.targets"
 COLUMNS = "nnc.columns"
 SUMMARY = "nnc.summary"
+MISSING = "nnc.missing"
 STANDARDIZE = "nnc.standardize"
 
 
@@ -53,6 +56,7 @@ class Metadata:
     targets: dict[str, dict] = field(default_factory=dict)
     summary: dict = field(default_factory=dict)
     columns: dict[str, list[str]] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
     # (mean, std) per input, to apply before the graph: read from older files (see the docstring)
     standardize: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
@@ -72,6 +76,7 @@ class Metadata:
             },
             summary={k: v for k, v in summary.items() if k != "run_dir"},
             columns=columns,
+            missing=[f.name for f in fields if f.missing],
         )
 
     def to_props(self) -> dict[str, str]:
@@ -82,6 +87,7 @@ class Metadata:
             TARGETS: to_json(self.targets),
             SUMMARY: to_json(self.summary),
             COLUMNS: to_json(self.columns),
+            MISSING: to_json(dict.fromkeys(self.missing, True)),
         }
 
     @staticmethod
@@ -105,13 +111,14 @@ class Metadata:
         outputs = read(OUTPUTS, _output_kind)
         standardize = read(STANDARDIZE, _statistics)
         return Metadata(
-            props.get(SPEC_HASH, ""),
-            read(LABELS, strings),
-            {k: OutputKind(**v) for k, v in outputs.items()},
-            read(TARGETS, _target),
-            read(SUMMARY, lambda v: True),
-            read(COLUMNS, strings),
-            {
+            spec_hash=props.get(SPEC_HASH, ""),
+            labels=read(LABELS, strings),
+            outputs={k: OutputKind(**v) for k, v in outputs.items()},
+            targets=read(TARGETS, _target),
+            summary=read(SUMMARY, lambda v: True),
+            columns=read(COLUMNS, strings),
+            missing=list(read(MISSING, lambda v: v is True)),
+            standardize={
                 k: (np.asarray(v["mean"], np.float32), np.asarray(v["std"], np.float32))
                 for k, v in standardize.items()
             },

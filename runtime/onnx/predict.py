@@ -44,9 +44,12 @@ class Predictor:
         except Exception as e:  # noqa: BLE001 - onnxruntime raises its own exception types
             raise RunError("E426", f"cannot load {path} as an ONNX model: {e}", path=str(path)) from None
         self.metadata = Metadata.from_props(self.session.get_modelmeta().custom_metadata_map, str(path))
-        self.inputs = [_field(i, str(path)) for i in self.session.get_inputs()]
+        self.inputs = [
+            replace(_field(i, str(path)), missing=i.name in self.metadata.missing)
+            for i in self.session.get_inputs()
+        ]
         self.outputs = [o.name for o in self.session.get_outputs()]
-        self._dtypes = {field.name: np.dtype(field.dtype) for field in self.inputs}
+        self._dtypes = {field.name: np.dtype(DTYPES[field.dtype].numpy) for field in self.inputs}
 
     def run(self, arrays: Mapping[str, np.ndarray], *, batch_size: int = 1024) -> dict[str, np.ndarray]:
         """Outputs for raw inputs, streamed in batches; shapes and dtypes are checked first."""
@@ -62,8 +65,12 @@ class Predictor:
                     f"input `{name}` must be {field.type}. Received: shape {list(value.shape)}",
                     help=f"inputs: {self._signature()}",
                 )
-            if value.dtype != dtype:
-                if value.dtype.kind not in "biuf" or (dtype == np.int64 and value.dtype.kind == "f"):
+            if field.dtype == "string":
+                if value.dtype.kind not in "UO":
+                    raise RunError("E542", f"input `{name}` must be strings. Received: {value.dtype}")
+                value = value.astype(str)
+            elif value.dtype != dtype:
+                if value.dtype.kind not in "biuf" or (dtype.kind in "iub" and value.dtype.kind == "f"):
                     raise RunError("E542", f"input `{name}` must be {field.dtype}. Received: {value.dtype}")
                 value = value.astype(dtype)
             if name in self.metadata.standardize:

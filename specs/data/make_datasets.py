@@ -4,10 +4,11 @@ and the same bytes on every run (zip entries carry a fixed date), so a re-run le
     python specs/data/make_datasets.py            # all sets
     python specs/data/make_datasets.py --no-digits
 
-It needs numpy, and scikit-learn for the 8x8 digits only (the set ships inside scikit-learn;
-nnc does not depend on it), so run it once from a throwaway environment:
+It needs numpy, scikit-learn for the 8x8 digits and palmerpenguins for the penguins (the sets
+ship inside those packages; nnc depends on neither), so run it once from a throwaway
+environment:
 
-    python -m venv /tmp/sk && /tmp/sk/bin/pip install numpy scikit-learn
+    python -m venv /tmp/sk && /tmp/sk/bin/pip install numpy scikit-learn palmerpenguins
     /tmp/sk/bin/python specs/data/make_datasets.py
 
 Files, next to this script:
@@ -21,6 +22,8 @@ Files, next to this script:
   sine_windows.npz                        history [n, 32, 1] -> future [n, 1]
   token_counts.npz                        tokens int64 [n, 16] in [0, 32) -> count [n] in [0, 5)
   multi_task.npz                          series [n, 20, 3], profile [n, 8] -> kind_label, amount_value
+  penguins_train.csv, penguins_test.csv   the Palmer penguins' rows as the package ships them (NA for
+                                         missing), 275 + 69, a fixed stratified 20% test split
 """
 
 from __future__ import annotations
@@ -179,12 +182,31 @@ def multi_task(n: int = 1500) -> None:
     )
 
 
+def penguins() -> None:
+    """specs/penguins.nn: the Palmer penguins (Horst, Hill & Gorman 2020; CC0), as the
+    `palmerpenguins` package bundles them: 344 rows, string categories (island, sex) and
+    missing values written NA. The rows are copied byte for byte, split into a fixed stratified
+    20% test set by species."""
+    from importlib.resources import files
+
+    text = files("palmerpenguins").joinpath("data/penguins.csv").read_text(encoding="utf-8")
+    header, *rows = text.splitlines()
+    species = np.array([row.split(",", 1)[0] for row in rows])
+    test = stratified_test_split(species, TEST_FRACTION, np.random.default_rng(5))
+    for part, mask in (("train", ~test), ("test", test)):
+        kept = [row for row, keep in zip(rows, mask, strict=True) if keep]
+        _write_bytes(f"penguins_{part}.csv", ("\n".join([header, *kept]) + "\n").encode())
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-digits", action="store_true", help="skip the digits (no scikit-learn needed)")
+    parser.add_argument("--no-penguins", action="store_true", help="skip the penguins (no palmerpenguins)")
     args = parser.parse_args(argv)
     if not args.no_digits:
         digits()
+    if not args.no_penguins:
+        penguins()
     curve()
     spirals()
     sine_windows()
