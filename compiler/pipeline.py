@@ -17,7 +17,7 @@ from nnc.compiler.overrides import apply_overrides
 from nnc.compiler.parse import parse_source, read_source
 from nnc.compiler.passes.check_footprint import footprint_diagnostic
 from nnc.compiler.passes.infer_shapes import infer_shapes
-from nnc.compiler.passes.insert_preprocessing import insert_preprocessing
+from nnc.compiler.passes.insert_preprocessing import insert_casts, insert_preprocessing
 from nnc.compiler.resolve import resolve
 from nnc.compiler.source import Source, Span
 
@@ -49,7 +49,7 @@ def compile_source(
         resolved = resolve(spec, source, diags, parse_file, const_overrides)
         if diags.has_errors:
             raise CompileError(diags.items)
-        graph = infer_shapes(build_ir(resolved, diags), diags)
+        graph = infer_shapes(insert_casts(build_ir(resolved, diags)), diags)
         train = build_config(resolved, graph, diags)
         if not diags.has_errors:
             graph, train = insert_preprocessing(graph, train, diags)

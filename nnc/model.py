@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from nnc.runtime import data as datasets
+from nnc.runtime.dtypes import DTYPES
 from nnc.runtime.errors import RunError
 from nnc.runtime.executor import Plan
 from nnc.runtime.train import Callback, TrainJob, train_run
@@ -231,6 +232,20 @@ class Model:
             train, validation = datasets.split(train, t.validation_split, rng, stratify=self._stratify())
         return train, validation
 
+    def describe_preprocessing(self) -> list[tuple[str, str]]:
+        """What training on the spec's own data fits: (layer, what it learned) for each fitted
+        layer, fitted here on the training split that training takes (the same seed, the same
+        split). Reads the training data whole."""
+        program = self.program
+        train, _ = self._training_data(program, None, None, np.random.default_rng(program.train.seed))
+        self.plan.fit(train.arrays)
+        values = self.plan.params.values
+        return [
+            (step.name, step.op.describe_fit(*(values[k] for k in step.params), **step.attrs))
+            for step in self.plan.steps
+            if step.op.describe_fit is not None
+        ]
+
     def _model_info(self) -> dict:
         """model.json, less what training says (labels, columns) and where the spec is."""
         g = self.program.graph
@@ -318,6 +333,7 @@ class Model:
             dataset = self.read(self.program.train.data.test, self.root, self.labels)
         else:
             dataset = self.dataset(data, labels=self.labels)
+        datasets.warn_unseen(datasets.unseen(dataset.arrays, self.plan.categories()), dataset.source)
         self.plan.name_classes(self.labels, self.program.path)
         return measure(self.plan, self.program.train.metrics, dataset.arrays)
 
@@ -331,7 +347,7 @@ class Model:
             x = {inputs[0].name: x}
         arrays = {}
         for field in self._predict_fields:
-            value = np.asarray(x[field.name], dtype=field.dtype)
+            value = np.asarray(x[field.name], dtype=DTYPES[field.dtype].numpy)
             if value.ndim == 0 or not field.fits(value.shape[1:]):
                 raise ValueError(
                     f"input {field.name} expects {field.type}. Received: shape {list(value.shape)}"

@@ -14,7 +14,7 @@ import numpy as np
 from nnc.runtime.errors import RunError
 from nnc.runtime.ops import OPS
 from nnc.runtime.ops.base import Context, OpDef
-from nnc.runtime.parameters import Parameters
+from nnc.runtime.parameters import UNUSED, Parameters
 
 
 @dataclass(frozen=True)
@@ -156,6 +156,16 @@ class Plan:
                 loss = replace(loss, attrs={**loss.attrs, **named})
             losses.append(loss)
         self.losses = tuple(losses)
+
+    def categories(self) -> dict[str, set[str]]:
+        """{input: the values its lookup learned}, for each input a `lookup` reads directly: a
+        value outside them is a category the training data did not have."""
+        out: dict[str, set[str]] = {}
+        for step in self.steps:
+            if step.op.name == "lookup" and step.inputs[0] in self.inputs:
+                vocabulary = self.params.values[step.params[0]]
+                out.setdefault(step.inputs[0], set()).update(vocabulary[vocabulary != UNUSED].tolist())
+        return out
 
     def fit(self, feeds: Mapping[str, np.ndarray]) -> None:
         """Fits the preprocessing: each step whose op has `fit` computes its parameters from its

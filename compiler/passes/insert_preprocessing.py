@@ -23,15 +23,25 @@ from nnc.compiler.passes.infer_shapes import infer_shapes
 from nnc.runtime.dtypes import CAST_TO_FLOAT
 
 
-def insert_preprocessing(graph: Graph, train: TrainConfig, diags: Diagnostics) -> tuple[Graph, TrainConfig]:
-    nodes, outputs = list(graph.nodes), list(graph.outputs)
-    seen: dict[str, str] = {}  # input -> the value the model reads in its place
-    front = [0]  # where the next node placed before every layer goes: inputs keep their order
+def insert_casts(graph: Graph) -> Graph:
+    """Before shape inference: the layers reading a uint8 or bool input read its cast."""
+    nodes, outputs, front = list(graph.nodes), list(graph.outputs), [0]
     for i in graph.inputs:
         # An input's name cannot be a block instance's, so `<input>.cast` is free.
         if i.type.dtype in CAST_TO_FLOAT:
-            cast = Node(f"{i.name}.cast", "cast", (i.name,), {}, i.span)
-            seen[i.name] = _read_through(nodes, outputs, i.name, cast, front)
+            _read_through(
+                nodes, outputs, i.name, Node(f"{i.name}.cast", "cast", (i.name,), {}, i.span), front
+            )
+    return replace(graph, nodes=tuple(nodes), outputs=tuple(outputs))
+
+
+def insert_preprocessing(graph: Graph, train: TrainConfig, diags: Diagnostics) -> tuple[Graph, TrainConfig]:
+    """After the training configuration: standardize where the data section asks, and loss
+    targets read from what the model sees of an input."""
+    nodes, outputs = list(graph.nodes), list(graph.outputs)
+    seen = {i.name: f"{i.name}.cast" for i in graph.inputs if i.type.dtype in CAST_TO_FLOAT}
+    front = [len(seen)]  # where the next node placed before every layer goes: after the casts
+    for i in graph.inputs:
         if i.name in train.data.standardize:
             value = seen.get(i.name, i.name)
             readers = [n for n in nodes if value in n.inputs]
@@ -41,7 +51,7 @@ def insert_preprocessing(graph: Graph, train: TrainConfig, diags: Diagnostics) -
             standardized = _read_through(nodes, outputs, value, node, front)
             if value == seen.get(i.name, i.name):
                 seen[i.name] = standardized
-    if len(nodes) == len(graph.nodes):
+    if not seen and len(nodes) == len(graph.nodes):
         return graph, train
     graph = replace(graph, nodes=tuple(nodes), outputs=tuple(outputs))
     losses = tuple(replace(t, target_value=seen[t.target]) if t.target in seen else t for t in train.losses)

@@ -56,6 +56,8 @@ def _check_one(spec: str, show_ir: bool, fmt: str, overrides: tuple[str, ...], i
             "diagnostics": [to_dict(d) for d in compiled.warnings],
             "summary": summarize(compiled.program),
         }
+        if fitted := _fitted(compiled):
+            out["fitted"] = dict(fitted)
         if show_ir:
             out["ir"] = format_program(compiled.program)
         click.echo(json.dumps(out, indent=indent))
@@ -63,4 +65,31 @@ def _check_one(spec: str, show_ir: bool, fmt: str, overrides: tuple[str, ...], i
     report(compiled.warnings)
     text = format_program(compiled.program) if show_ir else format_summary(summarize(compiled.program))
     click.echo(text, nl=False)
+    if not show_ir and (fitted := _fitted(compiled)):
+        click.echo(f"\nfitted on the training split of {compiled.program.train.data.train}")
+        width = max(len(layer) for layer, _ in fitted)
+        for layer, what in fitted:
+            click.echo(f"  {layer:<{width}}  {what}")
     return True
+
+
+def _fitted(compiled) -> list[tuple[str, str]]:
+    """What training would fit (vocabularies, fill values, statistics), when the spec's
+    training data is a file of at most 64 MiB that reads without error (training says what is
+    wrong with one that does not); empty otherwise."""
+    from pathlib import Path
+
+    from nnc.model import Model
+    from nnc.runtime.data import CLASS_NAMES_LIMIT, DataError
+
+    program = compiled.program
+    source = program.train.data.train
+    if not any(p.fitted for p in program.graph.params) or not isinstance(source, str):
+        return []
+    path = Path(program.train.data.root) / source
+    if not path.is_file() or path.stat().st_size > CLASS_NAMES_LIMIT:
+        return []
+    try:
+        return Model(program, "", (), compiled.warnings, compiled.imports).describe_preprocessing()
+    except DataError:
+        return []

@@ -42,6 +42,7 @@ import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+import numpy as np
 from nnc.runtime.data.arrays import Arrays
 from nnc.runtime.data.csv_file import CsvFile
 from nnc.runtime.data.dataset import DataError, Dataset, Field, fields_of, shown_path, split
@@ -51,6 +52,7 @@ from nnc.runtime.data.reader import Reader
 __all__ = [
     "FORMATS",
     "IgnoredColumns",
+    "UnseenCategories",
     "DataError",
     "Dataset",
     "Field",
@@ -62,6 +64,9 @@ __all__ = [
     "read",
     "split",
     "warn_ignored",
+    "unseen",
+    "add_unseen",
+    "warn_unseen",
 ]
 
 # The formats a path may name, by suffix: the one list of them.
@@ -100,6 +105,41 @@ def warn_ignored(dataset: Dataset) -> None:
         warnings.warn(
             f"{dataset.source}: read past the columns the model does not use: {shown}",
             IgnoredColumns,
+            stacklevel=3,
+        )
+
+
+class UnseenCategories(UserWarning):
+    """Data hold categories the training data did not have (read as out of vocabulary)."""
+
+
+def unseen(arrays: Mapping, categories: Mapping[str, set]) -> dict[str, tuple[int, int, str]]:
+    """{input: (values not among its categories, values, the first such value)} for each input
+    of `categories` (the vocabularies of the lookups reading inputs) that has any."""
+    out = {}
+    for name, known in categories.items():
+        values = np.asarray(arrays[name]).reshape(-1)
+        new = ~np.isin(values, list(known))
+        if new.any():
+            out[name] = (int(new.sum()), len(values), str(values[int(np.argmax(new))]))
+    return out
+
+
+def add_unseen(total: dict, part: Mapping[str, tuple[int, int, str]]) -> None:
+    """Adds one batch's `unseen` counts to `total`'s, keeping the first example."""
+    for name, (count, values, first) in part.items():
+        before = total.get(name, (0, 0, first))
+        total[name] = (before[0] + count, before[1] + values, before[2])
+
+
+def warn_unseen(counts: Mapping[str, tuple[int, int, str]], source: str) -> None:
+    """Says once, in one line, how many values of each input were new: they are read as out
+    of vocabulary, which is what a model does with a category it never saw, not an error."""
+    if counts:
+        parts = [f"`{name}` {n} of {total} (such as {first!r})" for name, (n, total, first) in counts.items()]
+        warnings.warn(
+            f"{source}: values the training data did not have, read as out of vocabulary: {'; '.join(parts)}",
+            UnseenCategories,
             stacklevel=3,
         )
 

@@ -11,6 +11,8 @@
                      by which predict reads a CSV, in any column order
     nnc.missing      {input: true}: the inputs whose values may be missing (the model fills
                      them): predict reads an empty or NA cell of theirs as NaN
+    nnc.categories   {input: [value, ...]}: the categories the training data had, for each input
+                     a lookup reads: predict counts the others (read as out of vocabulary)
     nnc.summary      the training summary (summary.json of the run)
 
 Every value is a JSON string. Files exported before the input standardization became part of
@@ -36,6 +38,7 @@ TARGETS = "nnc.targets"
 COLUMNS = "nnc.columns"
 SUMMARY = "nnc.summary"
 MISSING = "nnc.missing"
+CATEGORIES = "nnc.categories"
 STANDARDIZE = "nnc.standardize"
 
 
@@ -57,6 +60,7 @@ class Metadata:
     summary: dict = field(default_factory=dict)
     columns: dict[str, list[str]] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
+    categories: dict[str, list[str]] = field(default_factory=dict)
     # (mean, std) per input, to apply before the graph: read from older files (see the docstring)
     standardize: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
@@ -77,6 +81,7 @@ class Metadata:
             summary={k: v for k, v in summary.items() if k != "run_dir"},
             columns=columns,
             missing=[f.name for f in fields if f.missing],
+            categories={name: sorted(values) for name, values in plan.categories().items()},
         )
 
     def to_props(self) -> dict[str, str]:
@@ -88,6 +93,7 @@ class Metadata:
             SUMMARY: to_json(self.summary),
             COLUMNS: to_json(self.columns),
             MISSING: to_json(dict.fromkeys(self.missing, True)),
+            CATEGORIES: to_json(self.categories),
         }
 
     @staticmethod
@@ -118,6 +124,7 @@ class Metadata:
             summary=read(SUMMARY, lambda v: True),
             columns=read(COLUMNS, strings),
             missing=list(read(MISSING, lambda v: v is True)),
+            categories=read(CATEGORIES, lambda v: isinstance(v, list) and all(isinstance(c, str) for c in v)),
             standardize={
                 k: (np.asarray(v["mean"], np.float32), np.asarray(v["std"], np.float32))
                 for k, v in standardize.items()

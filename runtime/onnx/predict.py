@@ -103,14 +103,17 @@ class Predictor:
             for name, t in self.metadata.targets.items():
                 if name in present:
                     fields.append(Field(name, t["dtype"], tuple(t["shape"]), t["classes"]))
-        parts, done = [], 0
+        parts, done, unseen = [], 0, {}
+        categories = {name: set(values) for name, values in self.metadata.categories.items()}
         for part in data.batches(path, root, fields, labels=self.metadata.labels, batch_size=batch_size):
             if not parts:
                 data.warn_ignored(part)
+            data.add_unseen(unseen, data.unseen(part.arrays, categories))
             parts.append(self.run({f.name: part.arrays[f.name] for f in self.inputs}, batch_size=batch_size))
             done += part.n
             if on_batch:
                 on_batch(done)
+        data.warn_unseen(unseen, part.source)
         return {name: np.concatenate([p[name] for p in parts]) for name in self.outputs}
 
     def _signature(self) -> str:

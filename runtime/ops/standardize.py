@@ -54,6 +54,14 @@ def to_onnx(g, x, mean, std):
     return g.node("Div", [g.node("Sub", [x, mean]), std])
 
 
+def describe_fit(mean, std) -> str:
+    def first(a) -> str:
+        flat = np.asarray(a).reshape(-1)
+        return ", ".join(f"{v:.4g}" for v in flat[:6]) + (", ..." if flat.size > 6 else "")
+
+    return f"mean {first(mean)}; std {first(std)}"
+
+
 def samples(rng):
     for x_shape in ((4, 3), (2, 1, 4, 4)):
         per_sample = x_shape[1:]
@@ -73,6 +81,7 @@ OP = OpDef(
     params=params,
     fit=fit,
     inserted=True,
+    describe_fit=describe_fit,
     forward=forward,
     backward=backward,
     to_onnx=to_onnx,

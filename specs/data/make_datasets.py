@@ -192,7 +192,7 @@ def penguins() -> None:
     text = files("palmerpenguins").joinpath("data/penguins.csv").read_text(encoding="utf-8")
     header, *rows = text.splitlines()
     species = np.array([row.split(",", 1)[0] for row in rows])
-    test = stratified_test_split(species, TEST_FRACTION, np.random.default_rng(5))
+    test = stratified_test_split(species, TEST_FRACTION, np.random.default_rng(1))
     for part, mask in (("train", ~test), ("test", test)):
         kept = [row for row, keep in zip(rows, mask, strict=True) if keep]
         _write_bytes(f"penguins_{part}.csv", ("\n".join([header, *kept]) + "\n").encode())
