@@ -440,7 +440,25 @@ def test_a_csv_given_as_weights_is_not_called_pickled(tmp_path):
 _CELLS = st.one_of(
     st.floats(-1e6, 1e6, allow_nan=False).map(lambda v: f"{v:.6g}"),
     st.integers(-5, 5).map(str),
-    st.sampled_from(["nan", "inf", "", "  1.5", "2 ", '"3"', "1e39", "seven", '"a, b"', "0x10", "1_000"]),
+    st.sampled_from(
+        [
+            "nan",
+            "inf",
+            "",
+            "  1.5",
+            "2 ",
+            '"3"',
+            "1e39",
+            "seven",
+            '"a, b"',
+            "0x10",
+            "1_000",
+            "NA",
+            "?",
+            "yes",
+            "No",
+        ]
+    ),
 )
 
 
@@ -454,9 +472,12 @@ _CELLS = st.one_of(
     extra=st.booleans(),
     blank=st.booleans(),
     bom=st.booleans(),
+    kind=st.sampled_from(["float32", "missing", "string", "bool"]),
 )
-def test_the_fast_reader_agrees_with_the_careful_one(tmp_path_factory, rows, extra, blank, bom):
-    from nnc.runtime.data.csv_file import _assign, _read_careful, _read_fast, _read_table
+def test_the_fast_reader_agrees_with_the_careful_one(tmp_path_factory, rows, extra, blank, bom, kind):
+    """On features of every kind: numbers, numbers with gaps (impute), strings, yes/no."""
+    from nnc.runtime.data.columns import assign
+    from nnc.runtime.data.csv_file import _read_careful, _read_fast, _read_table
 
     folder = tmp_path_factory.mktemp("fast")
     header = ("id," if extra else "") + "a,b,label"
@@ -465,12 +486,13 @@ def test_the_fast_reader_agrees_with_the_careful_one(tmp_path_factory, rows, ext
         lines.insert(2, "")
     path = folder / "t.csv"
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + ("\n".join(lines) + "\n").encode())
+    dtype = "float32" if kind == "missing" else kind
     fields = [
-        Field("x", "float32", (2,), columns=("a", "b") if extra else None),
+        Field("x", dtype, (2,), columns=("a", "b") if extra else None, missing=kind == "missing"),
         Field("label", "int64", (), classes=3),
     ]
     head = _read_table(path, header_only=True)
-    fast = _read_fast(path, head, _assign(head, fields), {})
+    fast = _read_fast(path, head, assign(head, fields), {})
     try:
         careful = _read_careful(path, fields, {})
     except DataError:
@@ -481,4 +503,4 @@ def test_the_fast_reader_agrees_with_the_careful_one(tmp_path_factory, rows, ext
     assert fast.labels == careful.labels and fast.n == careful.n and fast.ignored == careful.ignored
     for name in careful.arrays:
         assert fast.arrays[name].dtype == careful.arrays[name].dtype
-        np.testing.assert_array_equal(fast.arrays[name], careful.arrays[name])
+        np.testing.assert_array_equal(fast.arrays[name], careful.arrays[name])  # NaN where NaN

@@ -190,3 +190,65 @@ train { epochs = 2; batch_size = 2; seed = 1 }
     assert vocabulary[:3] == ["\x00unused", "m", "red"]  # one vocabulary for both columns
     codes = model.read({"kind": np.array([[1, 2], [3, 4]]), "label": np.array([0, 1])}, tmp_path)
     assert codes.arrays["kind"].tolist() == [["1", "2"], ["3", "4"]]  # integer codes, as a CSV gives them
+
+
+# ---- Parquet --------------------------------------------------------------------------------------
+def penguins_parquet(path, rows, **changes):
+    """The penguins' rows as a Parquet file with typed columns: nulls where the CSV has NA."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    def numbers(column):
+        return pa.array([None if r[column] == "NA" else float(r[column]) for r in rows])
+
+    columns = {"species": [r["species"] for r in rows], "island": [r["island"] for r in rows]}
+    columns.update({c: numbers(c) for c in MEASURES[:4]})
+    columns.update(sex=[r["sex"] for r in rows], year=pa.array([int(r["year"]) for r in rows]))
+    columns.update(changes)
+    pq.write_table(pa.table(columns), path)
+    return path
+
+
+def test_parquet_is_read_by_the_csv_rules(penguins, tmp_path):
+    model, _, onnx_path = penguins
+    rows = raw_rows(TEST_CSV)
+    parquet = penguins_parquet(tmp_path / "test.parquet", rows)
+    from_parquet = model.read(str(parquet), tmp_path, model.labels)
+    from_csv = model.read(str(TEST_CSV), tmp_path, model.labels)
+    for name, a in from_csv.arrays.items():
+        np.testing.assert_array_equal(from_parquet.arrays[name], a)  # NaN where the CSV says NA
+        assert from_parquet.arrays[name].dtype == a.dtype
+    assert model.evaluate(str(parquet))["accuracy"] == model.evaluate(str(TEST_CSV))["accuracy"]
+    np.testing.assert_allclose(
+        Predictor(str(onnx_path)).run_file(str(parquet))["probs"],
+        Predictor(str(onnx_path)).run_file(str(TEST_CSV))["probs"],
+    )
+
+
+def test_a_parquet_column_of_the_wrong_type_is_refused_by_name(penguins, tmp_path):
+    model, _, _ = penguins
+    rows = raw_rows(TEST_CSV)
+    bad = penguins_parquet(tmp_path / "bad.parquet", rows, island=[1.5] * len(rows))
+    with pytest.raises(DataError) as e:
+        model.read(str(bad), tmp_path, model.labels)
+    assert e.value.code == "E412" and "column `island`: holds double" in e.value.message
+    worse = penguins_parquet(tmp_path / "worse.parquet", rows, body_mass_g=["heavy"] * len(rows))
+    with pytest.raises(DataError, match="column `body_mass_g`: holds string"):
+        model.read(str(worse), tmp_path, model.labels)
+    gap = penguins_parquet(tmp_path / "gap.parquet", rows, species=[None] + [r["species"] for r in rows[1:]])
+    with pytest.raises(DataError) as e:
+        model.read(str(gap), tmp_path, model.labels)
+    assert e.value.code == "E406" and e.value.message.startswith("row 1, column `species`")
+
+
+def test_without_pyarrow_parquet_names_the_extra(penguins, tmp_path, monkeypatch):
+    import sys
+
+    from nnc.runtime.errors import UsageError
+
+    parquet = penguins_parquet(tmp_path / "t.parquet", raw_rows(TEST_CSV))
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as if it were not installed
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    with pytest.raises(UsageError) as e:
+        penguins[0].read(str(parquet), tmp_path)
+    assert (e.value.code, e.value.help) == ("E550", "pip install 'nnc[parquet]'")

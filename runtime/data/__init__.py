@@ -47,6 +47,7 @@ from nnc.runtime.data.arrays import Arrays
 from nnc.runtime.data.csv_file import CsvFile
 from nnc.runtime.data.dataset import DataError, Dataset, Field, fields_of, shown_path, split
 from nnc.runtime.data.npy_files import NpyFile, NpyFiles, NpzFile
+from nnc.runtime.data.parquet_file import ParquetFile
 from nnc.runtime.data.reader import Reader
 
 __all__ = [
@@ -70,7 +71,12 @@ __all__ = [
 ]
 
 # The formats a path may name, by suffix: the one list of them.
-FORMATS: dict[str, Reader] = {".csv": CsvFile(), ".npz": NpzFile(), ".npy": NpyFile()}
+FORMATS: dict[str, Reader] = {
+    ".csv": CsvFile(),
+    ".parquet": ParquetFile(),
+    ".npz": NpzFile(),
+    ".npy": NpyFile(),
+}
 _MAPPING_HELP = 'or a mapping of names to .npy files, {image: "x.npy", label: "y.npy"}'
 
 

@@ -7,7 +7,7 @@ import math
 from collections.abc import Mapping
 
 import numpy as np
-from nnc.runtime.data.cells import IMPUTE_HELP
+from nnc.runtime.data.cells import IMPUTE_HELP, tight
 from nnc.runtime.data.dataset import DataError, Dataset, Field, first_true, suggest
 from nnc.runtime.data.reader import Reader
 
@@ -141,10 +141,8 @@ def same_count(arrays: dict[str, np.ndarray], shown: str) -> int:
 
 def _strings(a: np.ndarray, f: Field, shown: str) -> np.ndarray:
     """Text, or integers (category codes) as their decimal text, as a CSV cell gives them."""
-    if a.dtype.kind == "O" and all(isinstance(v, str) for v in a.reshape(-1)):
-        return a.astype(str)
-    if a.dtype.kind in "Uiu":
-        return np.ascontiguousarray(a.astype(str))
+    if (a.dtype.kind == "O" and all(isinstance(v, str) for v in a.reshape(-1))) or a.dtype.kind in "Uiu":
+        return tight(a.astype(str))
     raise DataError(
         "E412",
         f"array `{f.name}` must hold strings ({f.type}). Received: dtype {a.dtype}",

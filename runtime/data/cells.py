@@ -112,3 +112,10 @@ def numbers(cells: np.ndarray, kind: str) -> np.ndarray | None:
     if kind == "uint8" and ((present < 0) | (present > 255)).any():
         return None
     return values
+
+
+def tight(strings: np.ndarray) -> np.ndarray:
+    """Strings in the narrowest unicode dtype that holds them: the same values give the same
+    array (and data fingerprint) whichever reader made them."""
+    width = int(np.char.str_len(strings).max()) if strings.size else 1
+    return np.ascontiguousarray(strings.astype(f"<U{max(width, 1)}"))

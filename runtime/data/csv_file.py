@@ -4,7 +4,7 @@ and the one field that is not a column takes the others, in file order, reshaped
 its per-sample shape. A class target (int64 with `classes`) whose cells are not all numbers
 holds names: sorted, they become the indices 0..k-1, or a given mapping (the training data's)
 is applied. `nnc check` reads only the header, and refuses what it shows with the same code
-(`_assign`) that a full read runs first. The error codes are listed in `nnc.runtime.data`."""
+(runtime/data/columns.py) that a full read runs first. The error codes are listed in `nnc.runtime.data`."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 from nnc.runtime.data import cells
-from nnc.runtime.data.dataset import DataError, Dataset, Field, first_true, shown_path, suggest
+from nnc.runtime.data.columns import assign
+from nnc.runtime.data.dataset import DataError, Dataset, Field, first_true, shown_path
 from nnc.runtime.data.reader import Reader
 
 
@@ -166,92 +167,6 @@ def _not_utf8(path: Path, shown: str, e: UnicodeDecodeError, line: int, column: 
     )
 
 
-def _assign(table: _Table, fields: list[Field]) -> list[tuple[Field, list[int]]]:
-    """Which columns each field takes: the columns it lists (those of the training data, by
-    name: the file's other columns are then ignored), its own, or (the one field without a
-    column) the rest, in file order."""
-    header, line = table.header, table.header_line
-    listed = [f for f in fields if f.columns is not None]
-    plan = []
-    for f in listed:
-        missing = [c for c in f.columns if c not in header]
-        if missing:
-            shown = ", ".join(f"`{c}`" for c in missing[:8]) + (", ..." if len(missing) > 8 else "")
-            raise DataError(
-                "E401",
-                f"`{Path(table.shown).name}` has no column {shown}; the training data fed "
-                f"{'it' if len(missing) == 1 else 'them'} to input `{f.name}`",
-                path=table.shown,
-                line=line,
-                help=suggest(missing[0], header, "columns"),
-            )
-        plan.append((f, [header.index(c) for c in f.columns]))
-    if listed:
-        fields = [f for f in fields if f.columns is None]
-    named = [f for f in fields if f.name in header]
-    rest = [f for f in fields if f.name not in header]
-    plan += [(f, [header.index(f.name)]) for f in named]
-    for f in named:
-        if f.size != 1 or f.any_length:
-            raise table.error(
-                "E414",
-                -1,
-                header.index(f.name),
-                f"column `{f.name}` holds one value per sample, but `{f.name}` is {f.type}",
-                help="name its feature columns otherwise, or use an .npz archive",
-            )
-    taken = {j for _, columns in plan for j in columns}
-    left = [j for j in range(len(header)) if j not in taken]
-    if listed and not rest:
-        return plan  # the columns the model does not use are read past
-    missing = (
-        [f for f in rest if f.size == 1 and not f.any_length]
-        if len(rest) > 1
-        else [f for f in rest if not left]
-    )
-    if missing:
-        names = ", ".join(f"`{f.name}`" for f in missing)
-        raise DataError(
-            "E401",
-            f"`{Path(table.shown).name}` has no column {names}",
-            path=table.shown,
-            line=line,
-            help=suggest(missing[0].name, header, "columns"),
-        )
-    if len(rest) > 1:
-        raise DataError(
-            "E414",
-            "a CSV gives the features of one input; "
-            f"{', '.join(f'`{f.name}`' for f in rest)} all need feature columns",
-            path=table.shown,
-            line=line,
-            help='use an .npz archive, or a mapping {name: "file.npy"}, with one array per input',
-        )
-    if rest:
-        f = rest[0]
-        if not f.fits_columns(len(left)):
-            expected = f"a multiple of {f.size}" if f.any_length else str(f.size)
-            raise DataError(
-                "E402",
-                f"expected {expected} feature columns for input `{f.name}` {f.type}, received {len(left)}",
-                path=table.shown,
-                line=line,
-                help="the columns not named after a target or input are the features of "
-                f"`{f.name}`, in order",
-            )
-        plan.append((f, left))
-    elif left:
-        raise DataError(
-            "E402",
-            f"expected no feature columns, received {len(left)}: "
-            f"{', '.join(f'`{header[j]}`' for j in left[:5])}",
-            path=table.shown,
-            line=line,
-            help="every model input and target has a column of its own; remove the others",
-        )
-    return plan
-
-
 def _first_bad_cell(table: _Table, kinds: dict[int, str]) -> DataError | None:
     """The first bad cell in file order. `kinds`: column -> its kind (runtime/data/cells.py);
     the other columns are not read."""
@@ -304,7 +219,7 @@ class CsvFile(Reader):
         return _read_table(path, header_only=True).header
 
     def check(self, path: Path, fields: list[Field]) -> None:
-        _assign(_read_table(path, header_only=True), fields)
+        assign(_read_table(path, header_only=True), fields)
 
     def read(self, path: Path, fields: list[Field], labels: dict[str, list[str]]) -> Dataset:
         return _read(path, fields, labels)
@@ -326,7 +241,7 @@ def _read(path: Path, fields: list[Field], labels: dict[str, list[str]]) -> Data
     """The fast reader when the file is well formed, else the careful one, which also finds and
     locates what is wrong with it."""
     head = _read_table(path, header_only=True)
-    plan = _assign(head, fields)
+    plan = assign(head, fields)
     return _read_fast(path, head, plan, labels) or _read_careful(path, fields, labels)
 
 
@@ -391,7 +306,7 @@ def _read_fast(path: Path, head: _Table, plan, labels: dict[str, list[str]]) -> 
     for f, columns in plan:
         shape = (len(values), *(-1 if d is None else d for d in f.shape))
         if f.dtype == "string":
-            arrays[f.name] = np.stack([text[j] for j in columns], axis=1).reshape(shape)
+            arrays[f.name] = cells.tight(np.stack([text[j] for j in columns], axis=1).reshape(shape))
             continue
         # consecutive columns (the usual features) as a view: no copy of the largest part
         contiguous = columns == list(range(columns[0], columns[0] + len(columns)))
@@ -451,7 +366,7 @@ def _as_numbers(names: list[str]) -> np.ndarray | None:
 
 def _read_careful(path: Path, fields: list[Field], labels: dict[str, list[str]]) -> Dataset:
     table = _read_table(path)
-    plan = _assign(table, fields)
+    plan = assign(table, fields)
     kinds = _kinds(plan, labels, text=lambda j: _is_text(table, j))
     width, values = len(table.header), None
     if all(len(row) <= width for row in table.rows):
@@ -470,7 +385,7 @@ def _read_careful(path: Path, fields: list[Field], labels: dict[str, list[str]])
             j = columns[0]
             out, found[f.name] = _text_labels(table, stripped[:, j], j, f, labels.get(f.name))
         elif kind == "string":
-            out = raw[:, columns]
+            out = cells.tight(raw[:, columns])
         else:
             out = _converted(values[:, columns], f, kind, classes=False)
             if f.classes is not None and (bad := (out < 0) | (out >= f.classes)).any():
