@@ -75,8 +75,8 @@ def _check_one(spec: str, show_ir: bool, fmt: str, overrides: tuple[str, ...], i
 
 def _fitted(compiled) -> list[tuple[str, str]]:
     """What training would fit (vocabularies, fill values, statistics), when the spec's
-    training data is a file of at most 64 MiB that reads without error (training says what is
-    wrong with one that does not); empty otherwise."""
+    training data (a file or a folder) holds at most 64 MiB and reads without error (training
+    says what is wrong with data that does not); empty otherwise."""
     from pathlib import Path
 
     from nnc.model import Model
@@ -87,9 +87,21 @@ def _fitted(compiled) -> list[tuple[str, str]]:
     if not any(p.fitted for p in program.graph.params) or not isinstance(source, str):
         return []
     path = Path(program.train.data.root) / source
-    if not path.is_file() or path.stat().st_size > CLASS_NAMES_LIMIT:
+    if not path.exists() or _size(path, CLASS_NAMES_LIMIT) > CLASS_NAMES_LIMIT:
         return []
     try:
         return Model(program, "", (), compiled.warnings, compiled.imports).describe_preprocessing()
     except DataError:
         return []
+
+
+def _size(path, limit: int) -> int:
+    """Bytes in a file, or in a folder's files: counted until past `limit`."""
+    if path.is_file():
+        return path.stat().st_size
+    total = 0
+    for file in path.rglob("*"):
+        total += file.stat().st_size if file.is_file() else 0
+        if total > limit:
+            break
+    return total

@@ -67,7 +67,11 @@ def export(
 
 @click.command()
 @click.argument("model_path", metavar="MODEL.onnx", type=click.Path(dir_okay=False), required=False)
-@click.option("--data", type=click.Path(dir_okay=False), help="Inputs: .csv, .npz (or .npy for one input).")
+@click.option(
+    "--data",
+    type=click.Path(),
+    help="Inputs: .csv, .parquet, .npz (or .npy for one input), or a folder of images or texts.",
+)
 @click.option(
     "-o",
     "--output",
@@ -92,7 +96,7 @@ def predict(
 
     Class labels come from the model's metadata. An unavailable --provider is an error, never
     a silent fall-back to CPU."""
-    from nnc.runtime.onnx.predict import Predictor, predictions_csv, write_predictions
+    from nnc.runtime.onnx.predict import Predictor, write_predictions
     from nnc.runtime.onnx.session import available_providers
 
     if list_providers:
@@ -107,14 +111,16 @@ def predict(
         raise click.UsageError(f"the model has {len(predictor.outputs)} outputs; write .npz or .csv")
     live = sys.stderr.isatty()
 
-    def on_batch(done):
+    def counted(parts):
+        done = 0
+        for part, outputs in parts:
+            yield part, outputs
+            done += part.n
+            if live:
+                click.echo(f"\r{done} samples", err=True, nl=False)
         if live:
-            click.echo(f"\r{done} samples", err=True, nl=False)
+            click.echo("", err=True)
 
-    outputs = predictor.run_file(data, batch_size=batch_size, on_batch=on_batch)
-    if live:
-        click.echo("", err=True)
-    if output is None:
-        click.echo(predictions_csv(predictor, outputs), nl=False)
-    else:
-        write_predictions(predictor, outputs, Path(output))
+    parts = counted(predictor.stream(data, batch_size=batch_size))
+    to = Path(output) if output else None
+    write_predictions(predictor, parts, to, lambda text: click.echo(text, nl=False))

@@ -13,7 +13,7 @@ from nnc.cli.common import EXIT_INTERRUPTED, SET, TARGET, load_model, target_col
 @click.command()
 @click.argument("spec", type=click.Path(dir_okay=False))
 @click.option(
-    "--data", type=click.Path(dir_okay=False), help="Training data instead of the spec's data.train."
+    "--data", type=click.Path(), help="Training data (a file or a folder) instead of the spec's data.train."
 )
 @click.option("--epochs", type=click.IntRange(1), help="Number of epochs (overrides train.epochs).")
 @click.option("--batch-size", type=click.IntRange(1), help="Mini-batch size (overrides train.batch_size).")
@@ -94,7 +94,7 @@ def train(
     help="A run directory, a folder written by Model.save, or a weights .npz.",
 )
 @click.option(
-    "--data", type=click.Path(dir_okay=False), help="Data to evaluate on (default: the spec's data.test)."
+    "--data", type=click.Path(), help="Data to evaluate on, a file or folder (default: the spec's data.test)."
 )
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
 @TARGET

@@ -44,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 from nnc.runtime.data.arrays import Arrays
+from nnc.runtime.data.class_folders import ClassFolders
 from nnc.runtime.data.csv_file import CsvFile
 from nnc.runtime.data.dataset import DataError, Dataset, Field, fields_of, shown_path, split
 from nnc.runtime.data.npy_files import NpyFile, NpyFiles, NpzFile
@@ -77,6 +78,8 @@ FORMATS: dict[str, Reader] = {
     ".npz": NpzFile(),
     ".npy": NpyFile(),
 }
+# A folder: one subfolder of images or texts per class
+FOLDER = ClassFolders()
 _MAPPING_HELP = 'or a mapping of names to .npy files, {image: "x.npy", label: "y.npy"}'
 
 
@@ -178,6 +181,8 @@ def class_names(source, root: Path, fields: list[Field]) -> dict[str, list[str] 
     cannot be read (reading it will say why), and for a file over 64 MiB (check stays quick)."""
     try:
         reader, located = _resolve(source, root)
+        if isinstance(reader, ClassFolders):
+            return reader.class_names(located, fields)
         if not isinstance(reader, CsvFile) or located.stat().st_size > CLASS_NAMES_LIMIT:
             return {}
         return reader.class_names(located, fields)
@@ -200,6 +205,8 @@ def _resolve(source, root: Path) -> tuple[Reader, object]:
                 )
         return NpyFiles(), {name: _existing(root, str(p)) for name, p in source.items()}
     suffix = Path(str(source)).suffix.lower()
+    if suffix not in FORMATS and (Path(root) / str(source)).is_dir():
+        return FOLDER, Path(root) / str(source)
     if suffix not in FORMATS:
         raise DataError(
             "E404",

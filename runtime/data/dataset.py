@@ -113,11 +113,13 @@ class Dataset:
     # the CSV columns each field was read from, where they are not just the field's own name
     columns: dict[str, list[str]] = field(default_factory=dict)
     ignored: list[str] = field(default_factory=list)  # CSV columns no field reads
+    ids: list[str] | None = None  # what names each sample, where the source has it: a file
 
     def take(self, index: np.ndarray) -> Dataset:
         """The samples at `index`, in that order."""
         arrays = {k: a[index] for k, a in self.arrays.items()}
-        return Dataset(arrays, len(index), self.labels, self.source, self.columns, self.ignored)
+        ids = None if self.ids is None else [self.ids[i] for i in index]
+        return Dataset(arrays, len(index), self.labels, self.source, self.columns, self.ignored, ids)
 
     def renamed(self, names: dict[str, str]) -> Dataset:
         """The same data with arrays and labels under other names (old name -> new)."""
@@ -128,6 +130,7 @@ class Dataset:
             self.source,
             {names.get(k, k): v for k, v in self.columns.items()},
             self.ignored,
+            self.ids,
         )
 
     def fingerprint(self) -> str:

@@ -6,7 +6,7 @@ the graph has its standardization applied from its metadata, as it was then."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -87,14 +87,14 @@ class Predictor:
             parts.append(self.session.run(self.outputs, batch))
         return {name: np.concatenate([p[i] for p in parts]) for i, name in enumerate(self.outputs)}
 
-    def run_file(
-        self, path: str, *, batch_size: int = 1024, on_batch: Callable | None = None
-    ) -> dict[str, np.ndarray]:
-        """Outputs for the inputs in a data file (relative to the working directory), read as
-        training reads one: CSV, .npz, or .npy for a one-input model, batch by batch. A CSV's
-        columns are matched by name to the training data's (nnc.columns), in any order; the
-        others (an id, the target) are read past and listed once, as a warning. `on_batch(samples
-        done)` after each batch."""
+    def stream(self, path: str, *, batch_size: int = 1024) -> Iterator[tuple[data.Dataset, dict]]:
+        """(samples, outputs) for the inputs in a data file or folder (relative to the working
+        directory), batch by batch, read as training reads them: a CSV or Parquet file, .npz,
+        .npy for a one-input model, a folder of images or texts. A CSV is read as it goes, so
+        memory grows with the batch, not the file. Its columns are matched by name to the
+        training data's (nnc.columns), in any order; the others (an id, the target) are read
+        past and listed once, as a warning; categories the training data did not have are
+        counted once, at the end."""
         root = Path.cwd()
         columns = self.metadata.columns
         fields = [replace(f, columns=tuple(columns[f.name])) if f.name in columns else f for f in self.inputs]
@@ -103,17 +103,19 @@ class Predictor:
             for name, t in self.metadata.targets.items():
                 if name in present:
                     fields.append(Field(name, t["dtype"], tuple(t["shape"]), t["classes"]))
-        parts, done, unseen = [], 0, {}
+        unseen, first, source = {}, True, path
         categories = {name: set(values) for name, values in self.metadata.categories.items()}
         for part in data.batches(path, root, fields, labels=self.metadata.labels, batch_size=batch_size):
-            if not parts:
+            if first:
                 data.warn_ignored(part)
+                first, source = False, part.source
             data.add_unseen(unseen, data.unseen(part.arrays, categories))
-            parts.append(self.run({f.name: part.arrays[f.name] for f in self.inputs}, batch_size=batch_size))
-            done += part.n
-            if on_batch:
-                on_batch(done)
-        data.warn_unseen(unseen, part.source)
+            yield part, self.run({f.name: part.arrays[f.name] for f in self.inputs}, batch_size=batch_size)
+        data.warn_unseen(unseen, source)
+
+    def run_file(self, path: str, *, batch_size: int = 1024) -> dict[str, np.ndarray]:
+        """Every output of `stream`, joined."""
+        parts = [outputs for _, outputs in self.stream(path, batch_size=batch_size)]
         return {name: np.concatenate([p[name] for p in parts]) for name in self.outputs}
 
     def _signature(self) -> str:
@@ -146,10 +148,13 @@ def predict(path: str, x, *, provider: str = "cpu", batch_size: int = 1024):
     return next(iter(out.values())) if len(out) == 1 else out
 
 
-def table(predictor: Predictor, outputs: Mapping[str, np.ndarray]) -> tuple[list[str], list[np.ndarray]]:
-    """Predictions as CSV columns: for a classifier the class (its label name when the
-    training data had names) and one probability per class; otherwise the values."""
-    header, columns = [], []
+def table(
+    predictor: Predictor, outputs: Mapping[str, np.ndarray], ids: list[str] | None = None
+) -> tuple[list[str], list[np.ndarray]]:
+    """Predictions as CSV columns: the sample's file first where the data came from files, then
+    for a classifier the class (its label name when the training data had names) and one
+    probability per class; otherwise the values."""
+    header, columns = (["file"], [np.asarray(ids, dtype=object)]) if ids is not None else ([], [])
     single = len(outputs) == 1
     for name, y in outputs.items():
         prefix = "" if single else f"{name}_"
@@ -175,29 +180,56 @@ def table(predictor: Predictor, outputs: Mapping[str, np.ndarray]) -> tuple[list
     return header, columns
 
 
-def predictions_csv(predictor: Predictor, outputs: Mapping[str, np.ndarray]) -> str:
-    """`table` as CSV text: a header row, then one row per sample."""
+def _rows(predictor: Predictor, outputs: Mapping[str, np.ndarray], ids, with_header: bool) -> str:
+    """One batch of predictions as CSV text, its header first when asked."""
     import csv
     import io
 
-    header, columns = table(predictor, outputs)
+    header, columns = table(predictor, outputs, ids)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
+    if with_header:
+        writer.writerow(header)
     for row in zip(*columns, strict=True):
         writer.writerow([f"{v:.6g}" if isinstance(v, float | np.floating) else v for v in row])
     return out.getvalue()
 
 
-def write_predictions(predictor: Predictor, outputs: Mapping[str, np.ndarray], path: Path) -> None:
-    """Atomically: `.npy` (a one-output model), `.npz` (every output by name), else CSV."""
-    from nnc.runtime.files import write_atomic, write_npz, write_text
+def predictions_csv(predictor: Predictor, outputs: Mapping[str, np.ndarray], ids=None) -> str:
+    """`table` as CSV text: a header row, then one row per sample."""
+    return _rows(predictor, outputs, ids, with_header=True)
 
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        (y,) = outputs.values()
-        write_atomic(path, lambda f: np.save(f, y))
-    elif suffix == ".npz":
-        write_npz(path, outputs)
+
+def write_predictions(predictor: Predictor, parts: Iterable[tuple], path: Path | None, echo=None) -> int:
+    """Writes the (samples, outputs) batches of `Predictor.stream` as they come: CSV rows to
+    `path` (atomically, once all are written) or, with no path, through `echo` (stdout); a
+    `.npy` (one output) or `.npz` (every output by name) file needs every row, so it is
+    written at the end. Returns the number of samples."""
+    from nnc.runtime.files import write_atomic, write_npz
+
+    suffix = path.suffix.lower() if path is not None else ".csv"
+    done = 0
+    if suffix in (".npy", ".npz"):
+        kept = []
+        for part, outputs in parts:
+            kept.append(outputs)
+            done += part.n
+        joined = {name: np.concatenate([k[name] for k in kept]) for name in predictor.outputs}
+        if suffix == ".npy":
+            (y,) = joined.values()
+            write_atomic(path, lambda f: np.save(f, y))
+        else:
+            write_npz(path, joined)
+        return done
+
+    def write(emit) -> None:
+        nonlocal done
+        for part, outputs in parts:
+            emit(_rows(predictor, outputs, part.ids, with_header=done == 0))
+            done += part.n
+
+    if path is None:
+        write(echo)
     else:
-        write_text(path, predictions_csv(predictor, outputs))
+        write_atomic(path, lambda f: write(lambda text: f.write(text.encode())))
+    return done

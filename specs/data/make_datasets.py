@@ -22,6 +22,7 @@ Files, next to this script:
   sine_windows.npz                        history [n, 32, 1] -> future [n, 1]
   token_counts.npz                        tokens int64 [n, 16] in [0, 32) -> count [n] in [0, 5)
   multi_task.npz                          series [n, 20, 3], profile [n, 8] -> kind_label, amount_value
+  digits_png/{train,test}/<label>/*.png   the same split as 8x8 grayscale PNG files, pixel * 255 / 16
   penguins_train.csv, penguins_test.csv   the Palmer penguins' rows as the package ships them (NA for
                                          missing), 275 + 69, a fixed stratified 20% test split
 """
@@ -109,6 +110,42 @@ def digits() -> None:
         write_npy(f"digits_images_{part}.npy", (xs / 16).astype(np.float32).reshape(-1, 1, 8, 8))
         write_npy(f"digits_labels_{part}.npy", ys)
         write_npy(f"digits_pixels_{part}.npy", (xs / 16).astype(np.float32))
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
+    """An 8-bit grayscale PNG of `pixels` (height, width), with no date or other chunk that
+    would vary: the same pixels give the same bytes."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    height, width = pixels.shape
+    raw = b"".join(b"\x00" + row.astype(np.uint8).tobytes() for row in pixels)  # filter 0 per row
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8 bits, grayscale
+    chunks = chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+    return b"\x89PNG\r\n\x1a\n" + chunks
+
+
+def digits_png() -> None:
+    """specs/digits_folder.nn: the digits' fixed split as PNG files in one folder per class,
+    digits_png/{train,test}/<label>/<index>.png, pixels 0..16 scaled to 0..255."""
+    from sklearn.datasets import load_digits
+
+    x, y = load_digits(return_X_y=True)
+    test = stratified_test_split(y.astype(np.int64), TEST_FRACTION, np.random.default_rng(0))
+    pixels = (x.astype(np.int64) * 255 // 16).reshape(-1, 8, 8)
+    written = 0
+    for part, mask in (("train", ~test), ("test", test)):
+        for index in np.flatnonzero(mask):
+            path = HERE / "digits_png" / part / str(int(y[index])) / f"{index:04d}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            data = png_bytes(pixels[index])
+            if not path.exists() or path.read_bytes() != data:
+                path.write_bytes(data)
+            written += len(data)
+    print(f"{'digits_png/':32} {written:>9,} bytes in {len(y)} files")
 
 
 def curve(n: int = 1000) -> None:
@@ -205,6 +242,7 @@ def main(argv: list[str]) -> None:
     args = parser.parse_args(argv)
     if not args.no_digits:
         digits()
+        digits_png()
     if not args.no_penguins:
         penguins()
     curve()
