@@ -31,6 +31,7 @@ CASES = [
     if op.to_onnx is not None
     for i, sample in enumerate(op.samples(np.random.default_rng(0)))
     for opset in OPSETS
+    if opset >= op.min_opset
 ]
 
 
@@ -95,7 +96,7 @@ def export_alone(op, sample, opset):
     y_shape = op.shape(*shapes, **sample.attrs)
     out_type = DTYPES[op.output_dtype(*(dtype_name(x) for x in data), **sample.attrs)]
     y_type = helper.make_tensor_value_info(out, out_type.onnx, declared(y_shape))
-    graph = helper.make_graph(g.nodes, op.name, x_types, [y_type], g.initializers)
+    graph = helper.make_graph(g.nodes, op.name, x_types, [y_type], g.initializers, value_info=g.value_info)
     model = helper.make_model(graph, opset_imports=g.opset_imports(), ir_version=IR_VERSION)
     return model, data_names, data, params, free
 
@@ -117,17 +118,21 @@ def test_lowering_matches_forward(op, sample, opset):
     model, names, data, params, any_length = export_alone(op, sample, opset)
     onnx.checker.check_model(model, full_check=True)
     session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    reference = ReferenceEvaluator(model)
+    referee = not any(n.op_type in ("StringNormalizer", "Tokenizer") for n in model.graph.node)
+    reference = ReferenceEvaluator(model) if referee else None
     for xs in batches(data, any_length):
         want, _ = op.forward(
             Context(training=False, rng=np.random.default_rng(0)), *xs, *params, **sample.attrs
         )
         assert want.dtype == np.dtype(y_dtype(op, sample))
         feeds = dict(zip(names, xs, strict=True))
-        for who, (got,) in (
-            ("onnxruntime", session.run(None, feeds)),
-            ("reference", reference.run(None, feeds)),
-        ):
+        checks = [("onnxruntime", session.run(None, feeds))]
+        # onnx's reference StringNormalizer drops empty strings, changing the batch size
+        # (onnxruntime keeps them, as the op's [C] -> [C] shape says): not a referee for it;
+        # nor for onnxruntime's own com.microsoft Tokenizer, which it does not have.
+        if referee:
+            checks.append(("reference", reference.run(None, feeds)))
+        for who, (got,) in checks:
             assert got.dtype == want.dtype, f"{who}: dtype {got.dtype}"
             assert got.shape == want.shape, f"{who}: shape {got.shape}, forward gives {want.shape}"
             np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL, err_msg=who)

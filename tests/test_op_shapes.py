@@ -47,6 +47,7 @@ CASES = [
     ("lookup", [("N", 1)], {"max_tokens": 8, "output": "one_hot"}, ("N", 1, 8)),
     ("impute", [("N", 5)], {"strategy": "median"}, ("N", 5)),
     ("impute", [("N", 5)], {"indicator": True}, ("N", 10)),
+    ("tokenize", [("N", 1)], {"max_tokens": 5000, "length": 64}, ("N", 64)),
     ("dense", [("N", 784)], {"units": 64}, ("N", 64)),
     ("conv1d", [("N", 3, 100)], {"filters": 8, "kernel": 5}, ("N", 8, 96)),
     (

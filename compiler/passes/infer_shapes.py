@@ -26,6 +26,7 @@ def _message(op: str, message: str) -> str:
 
 def infer_shapes(graph: Graph, diags: Diagnostics) -> Graph:
     types: dict[str, TensorType] = {i.name: i.type for i in graph.inputs}
+    bounds: dict[str, tuple[str, int]] = {}  # value -> (its producer, the indices' bound)
     nodes, params = [], []
     for node in graph.nodes:
         in_types = [types.get(v) for v in node.inputs]
@@ -44,6 +45,18 @@ def infer_shapes(graph: Graph, diags: Diagnostics) -> Graph:
         if bad:
             nodes.append(node)
             continue
+        if op.index_limit is not None and (bound := bounds.get(node.inputs[0])) is not None:
+            limit, (producer, count) = op.index_limit(**node.attrs), bound
+            if count > limit:
+                diags.error(
+                    "E301",
+                    f"{op.name} takes indices below {limit}, but `{node.inputs[0]}` ({producer}) "
+                    f"gives indices up to {count - 1}",
+                    node.span,
+                    help=f"make it {op.name}({count}, ...), or give {producer} max_tokens={limit}",
+                )
+                nodes.append(node)
+                continue
         shapes = [t.shape for t in in_types]
         try:
             # The shape rule validates the inputs; only then may `params` read them.
@@ -100,6 +113,8 @@ def infer_shapes(graph: Graph, diags: Diagnostics) -> Graph:
                 )
             )
         types[node.name] = TensorType(op.output_dtype(*(t.dtype for t in in_types), **attrs), tuple(out))
+        if op.index_bound is not None and (count := op.index_bound(**attrs)) is not None:
+            bounds[node.name] = (op.name, count)
         keys = tuple(f"{node.name}.{s.name}" for s in specs)
         nodes.append(replace(node, attrs=attrs, type=types[node.name], params=keys))
     return replace(graph, nodes=tuple(nodes), params=tuple(params))

@@ -31,6 +31,13 @@ def check_opset(opset: int) -> None:
         )
 
 
+def lowest_opset(graph, outputs) -> tuple[int, str | None]:
+    """(the lowest opset the lowerings of these outputs need, the op that needs it)."""
+    ops = {OPS[n.op] for n in needed_nodes(graph, outputs)}
+    op = max(ops, key=lambda o: o.min_opset, default=None)
+    return (op.min_opset, op.name) if op is not None and op.min_opset else (0, None)
+
+
 def needed_nodes(graph, outputs) -> list:
     """The nodes the requested outputs depend on, in graph order."""
     wanted = set(outputs)
@@ -70,6 +77,13 @@ def to_onnx(
     check_opset(opset)
     graph = program.graph
     output_values = resolve_outputs(graph, outputs)
+    lowest, op = lowest_opset(graph, output_values)
+    if opset < lowest:
+        raise UsageError(
+            "E531",
+            f"{op} needs opset {lowest} or later; asked for {opset}",
+            help=f"export with --opset {lowest} (or leave --opset out: the default rises to it)",
+        )
     shapes = symbolic_shapes(program)
     g = OnnxGraph(opset)
     values: dict[str, str] = {}
@@ -103,7 +117,9 @@ def to_onnx(
         g.node("Identity", [values[out]], name=out)
         t = graph.type_of(out)
         outputs_info.append(helper.make_tensor_value_info(out, DTYPES[t.dtype].onnx, declared(shapes[out])))
-    onnx_graph = helper.make_graph(g.nodes, graph.name, inputs, outputs_info, initializer=g.initializers)
+    onnx_graph = helper.make_graph(
+        g.nodes, graph.name, inputs, outputs_info, initializer=g.initializers, value_info=g.value_info
+    )
     model = helper.make_model(
         onnx_graph,
         opset_imports=g.opset_imports(),
@@ -137,7 +153,8 @@ def export_file(
     model, values = to_onnx(
         program,
         plan.params.to_dict(),
-        opset=opset or DEFAULT_OPSET,
+        opset=opset
+        or max(DEFAULT_OPSET, lowest_opset(program.graph, resolve_outputs(program.graph, outputs))[0]),
         outputs=outputs,
         metadata=metadata,
     )

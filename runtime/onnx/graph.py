@@ -12,8 +12,10 @@ import numpy as np
 DEFAULT_OPSET = 17  # the pinned default: every op we lower has its final semantics here
 MIN_OPSET, MAX_OPSET = 17, 21
 # Other operator sets a lowering may use, at the version nnc writes: ai.onnx.ml for
-# LabelEncoder (strings to indices), which onnxruntime runs on every platform.
-DOMAINS = {"ai.onnx.ml": 3}
+# LabelEncoder (strings to indices), which onnxruntime runs on every platform; com.microsoft
+# for onnxruntime's Tokenizer, the one op that cuts a string into characters (other ONNX
+# runtimes lack it: only tokenize(split=chars) uses it).
+DOMAINS = {"ai.onnx.ml": 3, "com.microsoft": 1}
 
 
 class OnnxGraph:
@@ -25,6 +27,7 @@ class OnnxGraph:
         self.doc = ""
         self._used: set[str] = set()
         self.domains: set[str] = set()  # the DOMAINS the nodes use
+        self.value_info: list = []  # declared types of values ONNX cannot infer
 
     def opset_imports(self) -> list:
         from onnx import helper
@@ -77,6 +80,14 @@ class OnnxGraph:
         )
         self.nodes.append(node)
         return outs[0] if outputs == 1 else tuple(outs)
+
+    def declare(self, value: str, dtype: int, rank: int) -> None:
+        """States a value's type where ONNX's inference cannot: an op outside its schemas
+        (onnxruntime's com.microsoft ones) leaves its output untyped, and onnx's own checker
+        crashes on an untyped value that feeds a typed op."""
+        from onnx import helper
+
+        self.value_info.append(helper.make_tensor_value_info(value, dtype, [None] * rank))
 
     def const(self, value, dtype=None, hint: str = "const") -> str:
         """A constant tensor (an initializer); float constants default to float32, ints to int64."""

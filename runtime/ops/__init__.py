@@ -42,6 +42,7 @@ from nnc.runtime.ops import (
     softmax,
     standardize,
     tanh,
+    tokenize,
 )
 from nnc.runtime.ops.base import OpDef
 
@@ -52,6 +53,7 @@ _ALL: list[OpDef] = [
     # preprocessing layers, fitted on the training split
     lookup.OP,
     impute.OP,
+    tokenize.OP,
     # layers with parameters
     dense.OP,
     *conv.OPS,

@@ -147,6 +147,12 @@ class OpDef:
     # (**attrs) -> n: the op's int64 input holds indices in [0, n) (an embedding's vocab); the
     # data checks refuse others
     index_limit: Callable[..., int] | None = None
+    # (**attrs) -> n: the op's int64 output holds indices in [0, n) (lookup, tokenize), which
+    # an op reading it with an index_limit must cover; None: no such bound
+    index_bound: Callable[..., int | None] | None = None
+    # the lowest ONNX opset whose ops the lowering uses (tokenize's StringSplit: 20); the
+    # exporter raises its default to it
+    min_opset: int = 0
     # Attributes the compiler resolves from the input shapes, so that the IR, the runtime and
     # the exporter see concrete values (attention's key_dim, a pool's default stride):
     # (*input_shapes, **attrs) -> {attr: value}

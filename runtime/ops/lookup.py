@@ -122,4 +122,5 @@ OP = OpDef(
     backward=backward,
     to_onnx=to_onnx,
     samples=samples,
+    index_bound=lambda *, max_tokens, output: max_tokens if output == "index" else None,
 )
