@@ -191,6 +191,8 @@ def test_standardize_centers_and_scales_and_only_centers_a_constant_feature():
 
 # ---- lookup and impute: values computed by hand --------------------------------------------------
 UNUSED = "\x00unused"  # an entry no value was fitted to
+
+
 def test_lookup_learns_values_by_frequency_and_maps_the_rest_to_zero():
     op = OPS["lookup"]
     x = np.array([["b"], ["a"], ["b"], [""], ["c"], ["a"], ["b"]])

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 from nnc.runtime.data import cells
-from nnc.runtime.data.dataset import DataError, Dataset, Field, shown_path
+from nnc.runtime.data.dataset import DataError, Dataset, Field, shown_path, utf8_text
 from nnc.runtime.data.reader import Reader
 from nnc.runtime.errors import UsageError
 
@@ -166,12 +166,4 @@ def _image(path: Path, x: Field) -> np.ndarray:
 
 
 def _text(path: Path, x: Field) -> np.ndarray:
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        message = f"`{path.name}` is not UTF-8 text: {e.reason}"
-        raise DataError("E404", message, path=shown_path(path), line=line, column=column) from None
-    return np.array([text])
+    return np.array([utf8_text(path.read_bytes(), path, shown_path(path))])

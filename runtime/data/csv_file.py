@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 from nnc.runtime.data import cells
 from nnc.runtime.data.columns import assign
-from nnc.runtime.data.dataset import DataError, Dataset, Field, first_true, shown_path
+from nnc.runtime.data.dataset import DataError, Dataset, Field, first_true, not_utf8, shown_path, utf8_text
 from nnc.runtime.data.reader import Reader
 
 
@@ -132,13 +132,7 @@ def _all_lines(path: Path, shown: str) -> list[str]:
         data = path.read_bytes()
     except OSError as e:
         raise DataError("E404", f"cannot read `{path.name}`: {e.strerror}", path=shown) from None
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        line = data.count(b"\n", 0, e.start) + 1
-        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        raise _not_utf8(path, shown, e, line, column) from None
-    return io.StringIO(text, newline="").readlines()
+    return io.StringIO(utf8_text(data, path, shown), newline="").readlines()
 
 
 def _header_lines(path: Path, shown: str, kept: list[str]) -> Iterator[str]:
@@ -153,18 +147,12 @@ def _header_lines(path: Path, shown: str, kept: list[str]) -> Iterator[str]:
                 try:
                     text = raw.decode("utf-8")
                 except UnicodeDecodeError as e:
-                    raise _not_utf8(path, shown, e, number, e.start + 1) from None
+                    raise not_utf8(path, shown, e, number, e.start + 1) from None
                 for line in io.StringIO(text, newline="").readlines():
                     kept.append(line)
                     yield line
     except OSError as e:
         raise DataError("E404", f"cannot read `{path.name}`: {e.strerror}", path=shown) from None
-
-
-def _not_utf8(path: Path, shown: str, e: UnicodeDecodeError, line: int, column: int) -> DataError:
-    return DataError(
-        "E404", f"`{path.name}` is not UTF-8 text: {e.reason}", path=shown, line=line, column=column
-    )
 
 
 def _first_bad_cell(table: _Table, kinds: dict[int, str]) -> DataError | None:

