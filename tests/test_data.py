@@ -504,3 +504,37 @@ def test_the_fast_reader_agrees_with_the_careful_one(tmp_path_factory, rows, ext
     for name in careful.arrays:
         assert fast.arrays[name].dtype == careful.arrays[name].dtype
         np.testing.assert_array_equal(fast.arrays[name], careful.arrays[name])  # NaN where NaN
+
+
+@settings(max_examples=150, deadline=None, derandomize=True)
+@given(
+    rows=st.lists(st.tuples(_CELLS, _CELLS, st.sampled_from(["cat", "1", ""])), min_size=1, max_size=8),
+    blank=st.integers(0, 9),
+    bom=st.booleans(),
+    kind=st.sampled_from(["float32", "missing", "string", "bool"]),
+    batch_size=st.integers(1, 4),
+)
+def test_a_csv_read_in_batches_is_the_csv_read_whole(tmp_path_factory, rows, blank, bom, kind, batch_size):
+    """Predict streams a CSV batch by batch: the same values, or the same located refusal."""
+    from nnc.runtime.data.csv_file import CsvFile, _read_careful
+
+    folder = tmp_path_factory.mktemp("batches")
+    lines = ["a,b,other"] + [",".join(r) for r in rows]
+    lines.insert(min(blank, len(lines)), "")  # a blank line anywhere: before the header too
+    path = folder / "t.csv"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + ("\r\n".join(lines) + "\r\n").encode())
+    dtype = "float32" if kind == "missing" else kind
+    fields = [Field("x", dtype, (2,), columns=("a", "b"), missing=kind == "missing")]
+    try:
+        whole = _read_careful(path, fields, {})
+    except DataError as e:
+        with pytest.raises(DataError) as streamed:
+            list(CsvFile().batches(path, fields, {}, batch_size))
+        assert (streamed.value.code, streamed.value.line, streamed.value.column) == (e.code, e.line, e.column)
+        return
+    parts = list(CsvFile().batches(path, fields, {}, batch_size))
+    assert [p.n for p in parts[:-1]] == [batch_size] * (len(parts) - 1) and sum(p.n for p in parts) == whole.n
+    assert all(p.ignored == ["other"] for p in parts)
+    joined = np.concatenate([p.arrays["x"] for p in parts])
+    assert joined.dtype == whole.arrays["x"].dtype
+    np.testing.assert_array_equal(joined, whole.arrays["x"])

@@ -225,6 +225,27 @@ def test_parquet_is_read_by_the_csv_rules(penguins, tmp_path):
     )
 
 
+def test_parquet_and_csv_stream_in_batches_with_rows_numbered_in_the_file(penguins, tmp_path):
+    """Predict reads a batch at a time; a bad value in a late batch is still located by its row
+    in the file, and what came before it was read, not lost."""
+    _, _, onnx_path = penguins
+    rows = raw_rows(TEST_CSV)
+    predictor = Predictor(str(onnx_path))
+    whole = predictor.run_file(str(TEST_CSV))["probs"]
+    for path in (TEST_CSV, penguins_parquet(tmp_path / "t.parquet", rows)):
+        parts = list(predictor.stream(str(path), batch_size=10))
+        assert [part.n for part, _ in parts] == [10] * 6 + [9]
+        np.testing.assert_array_equal(np.concatenate([out["probs"] for _, out in parts]), whole)
+    mass = [None if r["body_mass_g"] == "NA" else float(r["body_mass_g"]) for r in rows]
+    mass[49] = float("inf")
+    bad = penguins_parquet(tmp_path / "bad.parquet", rows, body_mass_g=mass)
+    seen = []
+    with pytest.raises(DataError) as e:
+        for part, _ in predictor.stream(str(bad), batch_size=10):
+            seen.append(part.n)
+    assert seen == [10] * 4 and e.value.message.startswith("row 50, column `body_mass_g`: non-finite")
+
+
 def test_a_parquet_column_of_the_wrong_type_is_refused_by_name(penguins, tmp_path):
     model, _, _ = penguins
     rows = raw_rows(TEST_CSV)

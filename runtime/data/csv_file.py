@@ -14,13 +14,14 @@ import io
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
 from nnc.runtime.data import cells
 from nnc.runtime.data.columns import assign
 from nnc.runtime.data.dataset import DataError, Dataset, Field, first_true, not_utf8, shown_path, utf8_text
-from nnc.runtime.data.reader import Reader
+from nnc.runtime.data.reader import Reader, numbers_classes
 
 
 @dataclass
@@ -212,6 +213,39 @@ class CsvFile(Reader):
     def read(self, path: Path, fields: list[Field], labels: dict[str, list[str]]) -> Dataset:
         return _read(path, fields, labels)
 
+    def batches(
+        self, path: Path, fields: list[Field], labels: dict[str, list[str]], batch_size: int
+    ) -> Iterator[Dataset]:
+        """`batch_size` rows at a time through the fast reader, so memory follows the batch,
+        not the file. A batch it cannot read hands over to the careful reader of the whole
+        file, which locates the first bad cell with the file's own line numbers (or, should the
+        file be fine after all, goes on from that row)."""
+        head = _read_table(path, header_only=True)
+        plan = assign(head, fields)
+        if numbers_classes(plan, labels):
+            yield from super().batches(path, fields, labels, batch_size)
+            return
+        done = 0
+        try:
+            with path.open(encoding="utf-8-sig", newline="") as f:
+                for _ in islice(f, head.header_line):
+                    pass
+                rows = (line for line in f if line.strip())  # blank lines are no rows
+                while chunk := list(islice(rows, batch_size)):
+                    part = _read_fast(chunk, head, plan, labels)
+                    if part is None:
+                        break
+                    yield part
+                    done += part.n
+                else:
+                    if done:
+                        return
+        except (UnicodeError, OSError):
+            pass
+        rest = _read_careful(path, fields, labels)  # raises the located error, in all but rare cases
+        for start in range(done, rest.n, batch_size):
+            yield rest.take(np.arange(start, min(start + batch_size, rest.n)))
+
     def class_names(self, path: Path, fields: list[Field]) -> dict[str, list[str] | None]:
         """For each class target with a column: its class names as reading the file numbers
         them (sorted: class 0 is the first), or None when the column holds class indices."""
@@ -233,12 +267,12 @@ def _read(path: Path, fields: list[Field], labels: dict[str, list[str]]) -> Data
     return _read_fast(path, head, plan, labels) or _read_careful(path, fields, labels)
 
 
-def _read_fast(path: Path, head: _Table, plan, labels: dict[str, list[str]]) -> Dataset | None:
+def _read_fast(source: Path | list[str], head: _Table, plan, labels: dict[str, list[str]]) -> Dataset | None:
     """One pass of numpy's C reader straight into one float64 array, each string column (a
     category, a class name) numbered as its values come and looked up after: memory about
     twice the file's size (the careful reader holds every cell as a Python string: 18 times).
-    None when any cell, row or value is not what the fields need: the careful reader then says
-    which, where."""
+    `source` is the file (its rows after the header) or some of its data lines. None when any
+    cell, row or value is not what the fields need: the careful reader then says which, where."""
     width = len(head.header)
     used = {j for _, columns in plan for j in columns}
     kinds = _kinds(plan, labels, text=lambda j: False)
@@ -259,11 +293,11 @@ def _read_fast(path: Path, head: _Table, plan, labels: dict[str, list[str]]) -> 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # an empty file: the careful reader says so
             values = np.loadtxt(
-                path,
+                source,
                 delimiter=",",
                 quotechar='"',
                 comments=None,
-                skiprows=head.header_line,
+                skiprows=head.header_line if isinstance(source, Path) else 0,
                 dtype=np.float64,
                 encoding="utf-8-sig",
                 ndmin=2,

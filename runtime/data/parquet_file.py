@@ -15,14 +15,15 @@ row and column. `nnc check` reads the schema only (the file's footer)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 from nnc.runtime.data import cells
 from nnc.runtime.data.columns import assign
 from nnc.runtime.data.dataset import DataError, Dataset, Field, first_true, shown_path
-from nnc.runtime.data.reader import Reader
+from nnc.runtime.data.reader import Reader, numbers_classes
 from nnc.runtime.errors import UsageError
 
 
@@ -46,10 +47,11 @@ class _Columns:
     shown: str
     header: list[str]
     header_line: None = None
+    first_row: int = 0  # of the rows at hand: a batch's rows are numbered in the file
 
     def error(self, code: str, row: int, column: int, message: str, help: str | None = None) -> DataError:
         name = self.header[column] if column < len(self.header) else f"#{column + 1}"
-        at = f"row {row + 1}, column `{name}`" if row >= 0 else f"column `{name}`"
+        at = f"row {self.first_row + row + 1}, column `{name}`" if row >= 0 else f"column `{name}`"
         return DataError(code, f"{at}: {message}", path=self.shown, help=help)
 
 
@@ -83,33 +85,65 @@ class ParquetFile(Reader):
         pa = _pyarrow()
         table = _schema(path)
         plan = assign(table, fields)
-        used = sorted({j for _, columns in plan for j in columns})
         try:
-            data = pa.parquet.read_table(path, columns=[table.header[j] for j in used])
+            data = pa.parquet.read_table(path, columns=_used(table, plan))
         except (OSError, pa.ArrowException) as e:
             raise DataError("E404", f"cannot read `{path.name}` as Parquet: {e}", path=table.shown) from None
         if data.num_rows == 0:
             raise DataError("E405", f"`{path.name}` has no rows", path=table.shown)
-        arrays, found = {}, {}
-        for f, columns in plan:
-            kind = cells.kind_of(f)
-            parts = [_column(table, data.column(table.header[j]), j, f, kind, labels, found) for j in columns]
-            out = parts[0][:, None] if len(parts) == 1 else np.stack(parts, axis=1)
-            if f.classes is not None and kind == "int" and (bad := (out < 0) | (out >= f.classes)).any():
-                r, i = first_true(bad)
-                raise table.error(
-                    "E409",
-                    r,
-                    columns[i],
-                    f"{f.what} {out[r, i]} is out of range; expected an integer in [0, {f.classes})",
-                    help=f.range_help,
-                )
-            shape = (data.num_rows, *(-1 if d is None else d for d in f.shape))
-            arrays[f.name] = np.ascontiguousarray(out.reshape(shape))
-        names = {f.name: [table.header[j] for j in cols] for f, cols in plan}
-        columns = {name: cols for name, cols in names.items() if cols != [name]}
-        ignored = [name for j, name in enumerate(table.header) if j not in used]
-        return Dataset(arrays, data.num_rows, found, table.shown, columns, ignored)
+        return _dataset(table, data, plan, labels)
+
+    def batches(
+        self, path: Path, fields: list[Field], labels: dict[str, list[str]], batch_size: int
+    ) -> Iterator[Dataset]:
+        """`batch_size` rows at a time (pyarrow reads the file's row groups as it goes), so
+        memory follows the batch, not the file."""
+        pa = _pyarrow()
+        table = _schema(path)
+        plan = assign(table, fields)
+        if numbers_classes(plan, labels):
+            yield from super().batches(path, fields, labels, batch_size)
+            return
+        done = 0
+        try:
+            batches = pa.parquet.ParquetFile(path).iter_batches(batch_size, columns=_used(table, plan))
+            for batch in batches:
+                if batch.num_rows:
+                    yield _dataset(replace(table, first_row=done), batch, plan, labels)
+                    done += batch.num_rows
+        except (OSError, pa.ArrowException) as e:
+            raise DataError("E404", f"cannot read `{path.name}` as Parquet: {e}", path=table.shown) from None
+        if done == 0:
+            raise DataError("E405", f"`{path.name}` has no rows", path=table.shown)
+
+
+def _used(table: _Columns, plan) -> list[str]:
+    return [table.header[j] for j in sorted({j for _, columns in plan for j in columns})]
+
+
+def _dataset(table: _Columns, data, plan, labels: dict[str, list[str]]) -> Dataset:
+    """The fields' arrays from `data`, a pyarrow Table or RecordBatch of the used columns."""
+    arrays, found = {}, {}
+    for f, columns in plan:
+        kind = cells.kind_of(f)
+        parts = [_column(table, data.column(table.header[j]), j, f, kind, labels, found) for j in columns]
+        out = parts[0][:, None] if len(parts) == 1 else np.stack(parts, axis=1)
+        if f.classes is not None and kind == "int" and (bad := (out < 0) | (out >= f.classes)).any():
+            r, i = first_true(bad)
+            raise table.error(
+                "E409",
+                r,
+                columns[i],
+                f"{f.what} {out[r, i]} is out of range; expected an integer in [0, {f.classes})",
+                help=f.range_help,
+            )
+        shape = (data.num_rows, *(-1 if d is None else d for d in f.shape))
+        arrays[f.name] = np.ascontiguousarray(out.reshape(shape))
+    names = {f.name: [table.header[j] for j in cols] for f, cols in plan}
+    columns = {name: cols for name, cols in names.items() if cols != [name]}
+    used = set(_used(table, plan))
+    ignored = [name for name in table.header if name not in used]
+    return Dataset(arrays, data.num_rows, found, table.shown, columns, ignored)
 
 
 def _column(table: _Columns, column, j: int, f: Field, kind: str, labels, found: dict) -> np.ndarray:
@@ -178,10 +212,7 @@ def _checked(table: _Columns, values: np.ndarray, j: int, kind: str) -> np.ndarr
                 code, message, help = found
                 raise table.error(code, r, j, message, help=help)
         raise table.error("E407", -1, j, "a value is not what the column should hold")
-    dtype = {"float": np.float32, "float?": np.float32, "uint8": np.uint8, "bool": np.float64}.get(
-        kind, np.int64
-    )
-    return column.astype(dtype)
+    return column.astype(_DTYPES.get(kind, np.int64))
 
 
 def _names(table: _Columns, column, j: int, f: Field, labels, found: dict, nulls) -> np.ndarray:

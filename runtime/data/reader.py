@@ -8,8 +8,8 @@ arrays; the caller asks for `Field`s (runtime/data/dataset.py).
   cannot hold the fields). `nnc check` calls it at compile time and `read` calls it first, so
   the two cannot disagree.
 - `read(source, fields, labels)`: every value, checked, as a `Dataset`.
-- `batches(...)`: the same data in slices of `batch_size` samples, for inference. Every
-  format here is read whole first; a format that can stream overrides it."""
+- `batches(...)`: the same data in slices of `batch_size` samples, for inference. CSV and
+  Parquet files are read a batch at a time; the other formats are read whole first."""
 
 from __future__ import annotations
 
@@ -42,3 +42,9 @@ class Reader(ABC):
         dataset = self.read(source, fields, labels)
         for start in range(0, dataset.n, batch_size):
             yield dataset.take(np.arange(start, min(start + batch_size, dataset.n)))
+
+
+def numbers_classes(plan, labels: dict[str, list[str]]) -> bool:
+    """Whether a read must number class names itself: a class target the training data's
+    labels do not cover, numbered by sorting its whole column, so not a batch at a time."""
+    return any(f.classes is not None and f.name not in labels for f, _ in plan)

@@ -90,8 +90,8 @@ class Predictor:
     def stream(self, path: str, *, batch_size: int = 1024) -> Iterator[tuple[data.Dataset, dict]]:
         """(samples, outputs) for the inputs in a data file or folder (relative to the working
         directory), batch by batch, read as training reads them: a CSV or Parquet file, .npz,
-        .npy for a one-input model, a folder of images or texts. A CSV is read as it goes, so
-        memory grows with the batch, not the file. Its columns are matched by name to the
+        .npy for a one-input model, a folder of images or texts. A CSV or Parquet file is read
+        as it goes, so memory grows with the batch, not the file. Its columns are matched by name to the
         training data's (nnc.columns), in any order; the others (an id, the target) are read
         past and listed once, as a warning; categories the training data did not have are
         counted once, at the end."""
