@@ -1,6 +1,6 @@
-"""docs/language.md stays true: every ```nn example checks (those in files named bad_* fail
-with diagnostics), and every ```console block's output, with `...` eliding lines, is what
-`nnc` prints today. A block whose first line is `# file: PATH` is written to PATH."""
+"""docs/language.md and docs/data.md stay true: every ```nn example checks (those in files named
+bad_* fail with diagnostics), and every ```console block's output, with `...` eliding lines, is
+what `nnc` prints today. A block whose first line is `# file: PATH` is written to PATH."""
 
 import re
 import shlex
@@ -80,8 +80,8 @@ def test_every_example_checks(examples):
         assert result.exit_code == expected, f"{name}:\n{result.output}"
 
 
-def test_every_console_block_shows_real_output(examples):
-    for lang, body in BLOCKS:
+def _shows_real_output(blocks) -> None:
+    for lang, body in blocks:
         if lang != "console":
             continue
         command, *expected = body.rstrip("\n").splitlines()
@@ -90,3 +90,23 @@ def test_every_console_block_shows_real_output(examples):
         result = CliRunner().invoke(main, args[1:])
         actual = [line.rstrip() for line in result.output.rstrip("\n").splitlines()]
         assert _matches([line.rstrip() for line in expected], actual), f"{command}\n{result.output}"
+
+
+def test_every_console_block_shows_real_output(examples):
+    _shows_real_output(BLOCKS)
+
+
+def test_the_data_page_examples_check_and_its_console_is_real(tmp_path, monkeypatch):
+    """docs/data.md's specs check as written, and its console blocks run on the shipped
+    examples, from the repository root."""
+    blocks = re.findall(r"```(\w+)\n(.*?)```", (ROOT / "docs" / "data.md").read_text(), re.S)
+    specs = [body for lang, body in blocks if lang == "nn"]
+    assert len(specs) >= 2 and any(lang == "console" for lang, _ in blocks)
+    for body in specs:
+        path = tmp_path / re.match(r"# file: (\S+)", body).group(1)
+        path.write_text(body)
+        result = CliRunner().invoke(main, ["check", str(path)])
+        assert result.exit_code == 0, f"{path.name}:\n{result.output}"
+    monkeypatch.chdir(ROOT)
+    monkeypatch.setenv("NO_COLOR", "1")
+    _shows_real_output(blocks)
