@@ -13,6 +13,10 @@ def __getattr__(name: str):
         from nnc.runtime.version import nnc_version
 
         return nnc_version()
+    if name in ("Callback", "History"):  # for fit(callbacks=[...]): Keras's hooks
+        from nnc.runtime import train
+
+        return getattr(train, name)
     raise AttributeError(f"module 'nnc' has no attribute {name!r}")
 
 

@@ -1,7 +1,8 @@
 """The Python API, which the CLI shares: a compiled spec with its weights.
 
     model = nnc.load("specs/mlp_digits.nn")        # or nnc.load(source_text)
-    model.fit(epochs=5)                            # data from the spec, or fit("other.csv")
+    history = model.fit(epochs=5)                  # data from the spec, or fit("other.csv")
+    model.fit(epochs=5)                            # five more, from where the first stopped
     model.evaluate("specs/data/digits_test.csv")   # {"loss": ..., "accuracy": ...}
     model.predict(x)                               # raw features in, outputs out
     model.save("digits_model")                     # weights.npz + model.json + the spec
@@ -24,7 +25,7 @@ from nnc.runtime import data as datasets
 from nnc.runtime.dtypes import DTYPES
 from nnc.runtime.errors import RunError
 from nnc.runtime.executor import Plan
-from nnc.runtime.train import Callback, TrainJob, train_run
+from nnc.runtime.train import Callback, History, TrainJob, train_run
 from nnc.runtime.train.evaluate import EVAL_BATCH, batch_slices, measure
 from nnc.runtime.train.progress import Progress
 from nnc.runtime.train.run import program_hash
@@ -80,9 +81,11 @@ class Model:
         self.feature_columns: dict[str, list[str]] = {}  # by input: the training data's CSV columns
         self.plan = Plan(program.graph, program.train.losses)
         self.labels: dict[str, list[str]] = {}
-        self.history: list[dict] = []
+        self.history: History | None = None  # what the last fit returned
         self.columns: dict[str, str] = {}  # loss target -> data column or array, when they differ
-        self.summary: dict = {}  # the training summary, exported with the model
+        self.training_summary: dict = {}  # summary.json of the last run, exported with the model
+        self.weights_set = False  # trained or loaded: a fit continues from them
+        self._optimizer: dict | None = None  # the optimizer's state after the last fit
 
     # ---- facts about the spec ---------------------------------------------------------
     @property
@@ -175,19 +178,32 @@ class Model:
         batch_size: int | None = None,
         lr: float | None = None,
         seed: int | None = None,
+        verbose: int = 1,
+        callbacks: Sequence[Callback] = (),
         out: str | Path | None = None,
         overwrite: bool = False,
         resume: str | Path | None = None,
         init_weights: str | Path | None = None,
         progress: Progress | None = None,
-        callbacks: Sequence[Callback] = (),
-    ) -> dict:
-        """Train, writing a run directory (`out`, or runs/<spec name>), and return its summary.
-        `overwrite` replaces a run already in `out`. With `resume`, continue the run in that
-        directory exactly where it stopped. `callbacks` are listeners on the training loop
-        (nnc.runtime.train.Callback); one may end training with `trainer.stop(reason)`."""
+    ) -> History:
+        """Train, writing a run directory (`out`, or the first free runs/<spec name>), and
+        return the History (per-epoch metrics as arrays, per-step losses, the run's summary).
+
+        As in Keras, a fit continues from the model's current weights and optimizer state when
+        it has them (an earlier fit, or `load`), and does not fit the preprocessing again; the
+        first fit of a fresh model, or one after `reset()`, initializes from the seed, exactly
+        as `nnc train` does. `init_weights` starts from a weights file instead, and `resume`
+        continues an interrupted run exactly where it stopped.
+
+        verbose: 0 silent, 1 the progress of `nnc train` (a live bar on a terminal, a line per
+        epoch otherwise), 2 one line per epoch. `callbacks`: nnc.Callback listeners (Keras's
+        hooks; `self.stop_training()` ends training). `overwrite` replaces a run already in
+        `out`. `progress` replaces `verbose` with a display of the caller's (the CLI's)."""
+        import sys
+
         from nnc.compiler.diagnostics import CompileError
         from nnc.compiler.passes.check_footprint import footprint_diagnostic
+        from nnc.runtime.train.run import Start
 
         program, overrides = self.configured(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
         if too_large := footprint_diagnostic(program.graph, program.train, refuse=True):
@@ -203,6 +219,17 @@ class Model:
             self.ir_text(program),
             self._model_info(),
         )
+        if progress is None:
+            progress = Progress(
+                sys.stdout if verbose else None,
+                verbosity=min(verbose, 1),
+                live=None if verbose == 1 else False,
+            )
+        continuing = self.weights_set and resume is None and init_weights is None
+        start = Start(self.plan.params.to_dict(), self._optimizer) if continuing else None
+        history = History()
+        for callback in callbacks:
+            callback.model = self
         result = train_run(
             job,
             lambda rng: self._training_data(program, data, validation, rng),
@@ -210,12 +237,28 @@ class Model:
             overwrite=overwrite,
             resume=resume,
             init_weights=init_weights,
+            start=start,
             progress=progress,
-            callbacks=callbacks,
+            callbacks=(*callbacks, history),
         )
-        self.history, self.summary = result.history, result.summary
+        self.training_summary, self._optimizer = result.summary, result.optimizer
         self.labels, self.feature_columns = result.labels, result.columns
-        return result.summary
+        self.weights_set = True
+        history.training_summary, history.run_dir = result.summary, result.run_dir
+        self.history = history
+        return history
+
+    def reset(self) -> Model:
+        """Forgets the weights and the optimizer state: the next fit initializes from the seed
+        and fits the preprocessing again, as the first fit of a fresh model does."""
+        self.weights_set, self._optimizer = False, None
+        return self
+
+    def summary(self) -> None:
+        """Prints the table `nnc check` prints: layers, output shapes, parameters, training."""
+        from nnc.compiler.summary import format_summary, summarize
+
+        print(format_summary(summarize(self.program)), end="")
 
     def _training_data(self, program, data, validation, rng):
         """The training data (which say the class labels and the CSV columns of each input, by
@@ -263,8 +306,9 @@ class Model:
         if saved.program is not None:
             check_same_network(saved.program, self.ir_text(), str(path))
         self.plan.params.load(saved.weights, path=str(path))
-        self.summary = saved.summary or self.summary
+        self.training_summary = saved.summary or self.training_summary
         self.labels, self.feature_columns = saved.labels, saved.columns
+        self.weights_set, self._optimizer = True, None
         return self
 
     def save(self, path: str | Path) -> Path:
@@ -312,7 +356,7 @@ class Model:
             self.fields(),
             spec_hash=program_hash(self.ir_text()),
             labels=self.labels,
-            summary=self.summary,
+            summary=self.training_summary,
             columns=self.feature_columns,
         )
         return export_file(

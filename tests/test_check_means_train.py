@@ -144,8 +144,8 @@ CASES = {
 
 
 class OneStep(Callback):
-    def on_step_end(self, trainer, step, logs):
-        trainer.stop("one step")
+    def on_batch_end(self, step, logs):
+        self.stop_training("one step")
 
 
 @pytest.fixture(scope="module")

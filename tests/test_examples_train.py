@@ -25,22 +25,22 @@ def test_digits_mlp_reaches_97_percent_on_the_held_out_split(tmp_path):
 
 def test_two_spirals_are_separated(tmp_path):
     model = nnc.load(SPEC_DIR / "spirals.nn")
-    summary = model.fit(out=tmp_path / "run")
+    summary = model.fit(out=tmp_path / "run").training_summary
     assert summary["final"]["val_accuracy"] >= 0.95
 
 
 def test_regression_reaches_the_noise_floor(tmp_path):
     # curve.csv is sin(3x) plus noise of standard deviation 0.1: a perfect fit has mse 0.01.
     model = nnc.load(SPEC_DIR / "regression.nn", ("train.epochs=100",))
-    summary = model.fit(out=tmp_path / "run")
+    summary = model.fit(out=tmp_path / "run").training_summary
     assert summary["final"]["val_rmse"] < 0.15
-    assert model.history[-1]["loss"] < 0.1 * model.history[0]["loss"]
+    assert model.history.history["loss"][-1] < 0.1 * model.history.history["loss"][0]
 
 
 def test_autoencoder_learns_to_reconstruct(tmp_path):
     model = nnc.load(SPEC_DIR / "autoencoder.nn", ("train.epochs=20",))
     model.fit(out=tmp_path / "run")
-    first, last = model.history[0]["val_loss"], model.history[-1]["val_loss"]
+    first, last = model.history.history["val_loss"][0], model.history.history["val_loss"][-1]
     assert last < 0.6 * first
     outputs = model.predict(model.dataset(None).arrays["image"][:5])
     assert outputs["reconstruction"].shape == (5, 64) and outputs["code"].shape == (5, 8)
@@ -48,7 +48,7 @@ def test_autoencoder_learns_to_reconstruct(tmp_path):
 
 def test_residual_mlp_with_plateau_schedule_trains(tmp_path):
     model = nnc.load(SPEC_DIR / "residual_mlp.nn", ("train.epochs=10",))
-    summary = model.fit(out=tmp_path / "run")
+    summary = model.fit(out=tmp_path / "run").training_summary
     assert summary["final"]["val_accuracy"] > 0.9
 
 
@@ -63,14 +63,14 @@ def test_digits_cnn_reaches_98_percent_on_the_held_out_split(tmp_path):
 def test_conv_autoencoder_learns_to_reconstruct(tmp_path):
     model = nnc.load(SPEC_DIR / "conv_autoencoder.nn", ("train.epochs=15",))
     model.fit(out=tmp_path / "run")
-    assert model.history[-1]["loss"] < 0.8 * model.history[0]["loss"]
+    assert model.history.history["loss"][-1] < 0.8 * model.history.history["loss"][0]
     outputs = model.predict(model.dataset(None).arrays["image"][:5])
     assert outputs["reconstruction"].shape == (5, 1, 8, 8) and outputs["code"].shape == (5, 16, 2, 2)
 
 
 def test_transformer_counts_tokens_and_its_export_takes_other_lengths(tmp_path):
     model = nnc.load(SPEC_DIR / "transformer.nn")
-    summary = model.fit(out=tmp_path / "run")
+    summary = model.fit(out=tmp_path / "run").training_summary
     assert summary["final"]["val_accuracy"] >= 0.98
     path = model.export(tmp_path / "counter.onnx")
     rng = np.random.default_rng(0)
@@ -87,7 +87,7 @@ def test_post_norm_encoder_blocks_train_and_export(tmp_path):
     model = nnc.load(tmp_path / "post.nn", ("train.epochs=2",))
     assert sum(n.op == "layer_norm" for n in model.program.graph.nodes) == 5  # 2 per block, then 1
     model.fit(out=tmp_path / "run")
-    assert model.history[-1]["loss"] < model.history[0]["loss"]
+    assert model.history.history["loss"][-1] < model.history.history["loss"][0]
     model.export(tmp_path / "post.onnx")  # through the gate
 
 
@@ -96,7 +96,7 @@ def test_lstm_forecaster_beats_the_last_value_by_half(tmp_path):
     model.fit(out=tmp_path / "run")
     history = model.dataset(None).arrays
     naive = np.abs(history["history"][:, -1] - history["future"]).mean()  # 0.146: tomorrow = today
-    best = min(epoch["val_mae"] for epoch in model.history)
+    best = min(model.history.history["val_mae"])
     assert best < 0.5 * naive
     assert model.evaluate()["mae"] < 0.5 * naive  # the restored best weights, on all the data
 

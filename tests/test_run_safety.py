@@ -49,7 +49,7 @@ def test_a_run_killed_while_writing_its_final_files_is_completed_by_resume(spec,
         not (tmp_path / "cut" / "weights.npz").exists() and not (tmp_path / "cut" / "summary.json").exists()
     )
     monkeypatch.setattr(RunDir, "write_weights", real)
-    summary = nnc.load(spec).fit(resume=tmp_path / "cut")  # not "nothing to resume"
+    summary = nnc.load(spec).fit(resume=tmp_path / "cut").training_summary  # not "nothing to resume"
     assert summary["epochs_run"] == 6
     assert same_weights(read_weights(tmp_path / "cut"), read_weights(tmp_path / "whole"))
 
@@ -68,7 +68,7 @@ def test_overwrite_that_fails_before_its_first_checkpoint_puts_the_old_run_back(
     before = files(tmp_path / "keep")
 
     class Fails(Callback):  # as a non-finite loss or a Ctrl-C in the first epoch would
-        def on_step_end(self, trainer, step, logs):
+        def on_batch_end(self, step, logs):
             if step == 3:
                 raise RunError("E501", "the loss became nan")
 
@@ -78,7 +78,7 @@ def test_overwrite_that_fails_before_its_first_checkpoint_puts_the_old_run_back(
     # Once the new run has checkpointed, it replaces the old one.
     nnc.load(spec).fit(out=tmp_path / "keep", overwrite=True, epochs=3)
     assert files(tmp_path / "keep") != before and not (tmp_path / "keep" / ".previous").exists()
-    assert nnc.load(spec).fit(resume=tmp_path / "keep", epochs=3)["epochs_run"] == 3
+    assert nnc.load(spec).fit(resume=tmp_path / "keep", epochs=3).training_summary["epochs_run"] == 3
 
 
 def test_one_run_per_directory(spec, tmp_path):
@@ -127,7 +127,7 @@ def test_a_ctrl_c_while_the_final_files_are_written_waits_for_them(spec, tmp_pat
         real(self, *args, **kwargs)
 
     monkeypatch.setattr(RunDir, "write_weights", interrupted)
-    summary = nnc.load(spec).fit(out=tmp_path / "run", epochs=2)
+    summary = nnc.load(spec).fit(out=tmp_path / "run", epochs=2).training_summary
     assert summary["epochs_run"] == 2 and RunDir(tmp_path / "run").complete()
 
 

@@ -64,7 +64,7 @@ def same_weights(a: dict, b: dict) -> bool:
 
 
 def test_training_reduces_the_loss_and_learns(spec, tmp_path):
-    summary = nnc.load(spec).fit(out=tmp_path / "run")
+    summary = nnc.load(spec).fit(out=tmp_path / "run").training_summary
     history = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     assert history[0].startswith("epoch,loss,accuracy,val_loss,val_accuracy,lr,seconds")
     assert len(history) == 1 + 6
@@ -102,7 +102,7 @@ def test_interrupted_run_resumes_bit_identically(spec, tmp_path, where):
         nnc.load(spec).fit(out=tmp_path / "cut", progress=InterruptAt(*where))
     assert not (tmp_path / "cut" / "weights.npz").exists()
     assert (tmp_path / "cut" / "checkpoint.npz").exists()
-    summary = nnc.load(spec).fit(resume=tmp_path / "cut")
+    summary = nnc.load(spec).fit(resume=tmp_path / "cut").training_summary
     assert same_weights(weights(tmp_path / "whole"), weights(tmp_path / "cut"))
     whole = (tmp_path / "whole" / "metrics.csv").read_text().splitlines()
     cut = (tmp_path / "cut" / "metrics.csv").read_text().splitlines()
@@ -151,29 +151,30 @@ class Recorder(Callback):
     def __init__(self, stop_at_step=None, stop_after_epoch=None):
         self.events, self.stop_at_step, self.stop_after_epoch = [], stop_at_step, stop_after_epoch
 
-    def on_train_begin(self, trainer):
+    def on_train_begin(self, logs):
         self.events.append("train_begin")
 
-    def on_epoch_begin(self, trainer, epoch):
+    def on_epoch_begin(self, epoch, logs):
         self.events.append(f"epoch_begin {epoch}")
 
-    def on_step_end(self, trainer, step, logs):
+    def on_batch_end(self, step, logs):
         assert np.isfinite(logs["loss"]) and 1 <= logs["batch"] <= logs["batches"] == 12
+        assert 0 <= logs["accuracy"] <= 1  # the epoch's running metrics
         if step == self.stop_at_step:
-            trainer.stop(f"stopped by the recorder at step {step}")
+            self.stop_training(f"stopped by the recorder at step {step}")
 
-    def on_epoch_end(self, trainer, epoch, logs):
+    def on_epoch_end(self, epoch, logs):
         self.events.append(f"epoch_end {epoch} {sorted(logs)}")
         if epoch == self.stop_after_epoch:
-            trainer.stop("stopped by the recorder")
+            self.stop_training("stopped by the recorder")
 
-    def on_train_end(self, trainer):
-        self.events.append(f"train_end {trainer.state.epoch} {trainer.interrupted}")
+    def on_train_end(self, logs):
+        self.events.append(f"train_end {self.trainer.state.epoch} {self.trainer.interrupted} {sorted(logs)}")
 
 
 def test_a_callback_hears_every_event_and_stops_training_at_an_epoch_end(spec, tmp_path):
     recorder = Recorder(stop_after_epoch=1)
-    summary = nnc.load(spec).fit(out=tmp_path / "run", callbacks=[recorder])
+    summary = nnc.load(spec).fit(out=tmp_path / "run", callbacks=[recorder]).training_summary
     logs = "['accuracy', 'epoch', 'loss', 'lr', 'seconds', 'val_accuracy', 'val_loss']"
     assert recorder.events == [
         "train_begin",
@@ -181,22 +182,22 @@ def test_a_callback_hears_every_event_and_stops_training_at_an_epoch_end(spec, t
         f"epoch_end 0 {logs}",
         "epoch_begin 1",
         f"epoch_end 1 {logs}",
-        "train_end 2 False",
+        f"train_end 2 False {logs}",
     ]
     assert summary["epochs_run"] == 2 and summary["stopped_early"] is True
     assert len((tmp_path / "run" / "metrics.csv").read_text().splitlines()) == 1 + 2
     assert (tmp_path / "run" / "weights.npz").exists()
     # The run is finished: resuming it, even with more epochs, trains nothing more.
     before = weights(tmp_path / "run")
-    again = nnc.load(spec).fit(resume=tmp_path / "run", epochs=10)
+    again = nnc.load(spec).fit(resume=tmp_path / "run", epochs=10).training_summary
     assert again["epochs_run"] == 2 and same_weights(before, weights(tmp_path / "run"))
 
 
 def test_a_callback_stops_training_after_a_step_inside_an_epoch(spec, tmp_path):
     model = nnc.load(spec)
-    summary = model.fit(out=tmp_path / "run", callbacks=[Recorder(stop_at_step=15)])
+    summary = model.fit(out=tmp_path / "run", callbacks=[Recorder(stop_at_step=15)]).training_summary
     assert summary["steps"] == 15 and summary["epochs_run"] == 1  # 12 steps per epoch
-    assert len(model.history) == 1
+    assert len(model.history.epoch) == 1
     checkpoint = read_npz(tmp_path / "run" / "checkpoint.npz")
     meta = json.loads(str(checkpoint["state:meta"]))
     assert (meta["batch"], meta["finished"]) == (3, "stopped by the recorder at step 15")
@@ -227,7 +228,7 @@ def test_fit_settings_apply_like_the_spec_and_need_no_optimizer_in_it(tmp_path):
     spec = tmp_path / "plain.nn"
     spec.write_text(SPEC.replace("optimizer adam(lr=0.01)\n", ""))
     model = nnc.load(spec)
-    summary = model.fit(out=tmp_path / "run", epochs=2, lr=0.01, batch_size=20, seed=5)
+    summary = model.fit(out=tmp_path / "run", epochs=2, lr=0.01, batch_size=20, seed=5).training_summary
     assert summary["epochs_run"] == 2 and summary["seed"] == 5 and summary["steps"] == 2 * 9
     program = (tmp_path / "run" / "program.ir").read_text()
     assert "optimizer adam(lr=0.01, " in program and "batch_size=20" in program
@@ -243,11 +244,11 @@ def test_early_stopping_restores_the_best_weights(tmp_path):
     spec = tmp_path / "es.nn"
     spec.write_text(text.replace("epochs = 6", "epochs = 30").replace("lr=0.01", "lr=0.3"))
     model = nnc.load(spec)
-    summary = model.fit(out=tmp_path / "run")
-    history = summary_history = model.history
-    best = min(range(len(history)), key=lambda i: history[i]["val_loss"])
+    summary = model.fit(out=tmp_path / "run").training_summary
+    val_loss = model.history.history["val_loss"]
+    best = int(np.argmin(val_loss))
     assert summary["best_epoch"] == best + 1
-    assert summary_history[best]["val_loss"] == pytest.approx(summary["best"])
+    assert val_loss[best] == pytest.approx(summary["best"])
     # The weights left in the model and in weights.npz are those of the best epoch: their
     # validation loss is the best one, not the last one.
     checkpoint = read_npz(tmp_path / "run" / "checkpoint.npz")
@@ -255,7 +256,7 @@ def test_early_stopping_restores_the_best_weights(tmp_path):
     assert same_weights(
         final, {k.removeprefix("best:"): v for k, v in checkpoint.items() if k.startswith("best:")}
     )
-    if best + 1 != len(history):
+    if best + 1 != len(val_loss):
         assert not same_weights(final, {k: v for k, v in checkpoint.items() if ":" not in k})
 
 
@@ -331,9 +332,9 @@ def test_binary_classifier_with_fused_sigmoid_and_global_penalties(tmp_path):
     )
     model = nnc.load(spec)
     model.fit(out=tmp_path / "run")
-    assert model.history[-1]["accuracy"] > 0.9
-    assert model.history[0]["lr"] < model.history[3]["lr"]  # warm-up, then cosine decay
-    assert model.history[-1]["lr"] < model.history[3]["lr"]
+    assert model.history.history["accuracy"][-1] > 0.9
+    assert model.history.history["lr"][0] < model.history.history["lr"][3]  # warm-up, then cosine decay
+    assert model.history.history["lr"][-1] < model.history.history["lr"][3]
     probabilities = model.predict(x[:4])
     assert probabilities.shape == (4, 1) and ((probabilities > 0) & (probabilities < 1)).all()
 
@@ -372,7 +373,7 @@ def test_a_validation_file_replaces_the_split(tmp_path):
             'data { train = "blobs.npz" }', 'data { train = "blobs.npz"; validation = "val.npz" }'
         )
     )
-    summary = nnc.load(spec).fit(out=tmp_path / "run")
+    summary = nnc.load(spec).fit(out=tmp_path / "run").training_summary
     # All 240 training samples are used (15 batches of 16), and val_ metrics exist.
     assert summary["steps"] == 6 * 15
     assert "val_accuracy" in summary["final"]
@@ -443,7 +444,7 @@ def test_other_training_data_keep_the_spec_s_validation_file(tmp_path):
     )
     model = nnc.load(spec)
     model.fit(tmp_path / "other.npz", out=tmp_path / "run", epochs=2)
-    assert "val_accuracy" in model.history[-1] and model.summary["monitor"] == "val_accuracy"
+    assert "val_accuracy" in model.history.history and model.training_summary["monitor"] == "val_accuracy"
 
 
 def write_named_blobs(folder, name="named.csv", labels=("fox", "cat", "dog"), seed=0):

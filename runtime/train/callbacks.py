@@ -1,16 +1,22 @@
-"""Listeners on the training loop. Everything that reacts to training, the trainer's own
-machinery included, is one of these: the learning-rate schedule, early stopping, checkpoints,
-metrics.csv, the progress display (runtime/train/progress.py) and a user's callbacks.
+"""Listeners on the training loop, with Keras's hooks. Everything that reacts to training, the
+trainer's own machinery included, is one of these: the learning-rate schedule, early stopping,
+checkpoints, metrics.csv, the progress display (runtime/train/progress.py), the history that
+`Model.fit` returns, and a user's callbacks.
 
-A listener overrides the hooks it needs. Each gets the Trainer, whose `state` says where
-training is (runtime/train/state.py), and may end training with `trainer.stop(reason)`:
+A listener overrides the hooks it needs, told in list order:
 
-    on_train_begin(trainer)
-    on_epoch_begin(trainer, epoch)        epoch: its index, from 0 (as Keras)
-    on_step_end(trainer, step, logs)      step: optimizer steps done; logs: loss, batch, batches
-    on_epoch_end(trainer, epoch, logs)    logs: the epoch's row of metrics.csv (1-based "epoch")
-    on_train_end(trainer)                 after the last epoch, a stop or a Ctrl-C
-                                          (trainer.interrupted); not after an error
+    on_train_begin(logs)           logs: {}
+    on_epoch_begin(epoch, logs)    epoch: its index, from 0 (as Keras); logs: {}
+    on_batch_end(step, logs)       step: optimizer steps done, from 1; logs: the batch's loss,
+                                   the epoch's running metrics, batch (from 1) and batches
+    on_epoch_end(epoch, logs)      logs: the epoch's row of metrics.csv (1-based "epoch")
+    on_train_end(logs)             after the last epoch or step, a stop or a Ctrl-C; logs: the
+                                   last epoch's, or {} (not called after an error)
+
+`self.trainer` is the Trainer (runtime/train/loop.py): `trainer.state` says where training is,
+`trainer.plan` holds the weights, `trainer.lr` the learning rate. `self.model` is the nnc.Model
+when training through the Python API. `self.stop_training(reason)` ends training after the
+current step (at an epoch's end: before the next epoch); the reason ends the run's last line.
 
 A listener with state that an interrupted run must get back (early stopping's best value)
 returns it from `checkpoint_state` as (JSON values, arrays) and takes it in `restore_state`."""
@@ -21,20 +27,26 @@ from nnc.runtime.schedules import make_schedule
 
 
 class Callback:
-    def on_train_begin(self, trainer) -> None:
+    trainer = None  # set by the Trainer before on_train_begin
+    model = None  # the nnc.Model, set by Model.fit
+
+    def on_train_begin(self, logs: dict) -> None:
         pass
 
-    def on_epoch_begin(self, trainer, epoch: int) -> None:
+    def on_epoch_begin(self, epoch: int, logs: dict) -> None:
         pass
 
-    def on_step_end(self, trainer, step: int, logs: dict) -> None:
+    def on_batch_end(self, step: int, logs: dict) -> None:
         pass
 
-    def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
         pass
 
-    def on_train_end(self, trainer) -> None:
+    def on_train_end(self, logs: dict) -> None:
         pass
+
+    def stop_training(self, reason: str = "stopped by a callback") -> None:
+        self.trainer.stop(reason)
 
     def checkpoint_state(self) -> tuple[dict, dict]:
         return {}, {}
@@ -50,10 +62,10 @@ class LearningRateSchedule(Callback):
     def __init__(self, config, base_lr: float):
         self.schedule = make_schedule(config, base_lr)
 
-    def on_epoch_begin(self, trainer, epoch: int) -> None:
-        trainer.lr = self.schedule.lr(epoch)
+    def on_epoch_begin(self, epoch: int, logs: dict) -> None:
+        self.trainer.lr = self.schedule.lr(epoch)
 
-    def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
         self.schedule.observe(epoch, logs)
 
     def checkpoint_state(self) -> tuple[dict, dict]:
@@ -75,7 +87,7 @@ class EarlyStopping(Callback):
         self.best_weights: dict | None = None
         self.wait = 0  # epochs since the best
 
-    def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
         c = self.config
         value = logs[c.monitor]
         if self.best is None or (
@@ -83,11 +95,11 @@ class EarlyStopping(Callback):
         ):
             self.best, self.best_epoch, self.wait = value, epoch + 1, 0
             if c.restore_best:
-                self.best_weights = trainer.plan.params.to_dict()
+                self.best_weights = self.trainer.plan.params.to_dict()
             return
         self.wait += 1
         if self.wait >= c.patience:
-            trainer.stop(f"stopped early at epoch {epoch + 1} (best epoch {self.best_epoch})")
+            self.stop_training(f"stopped early at epoch {epoch + 1} (best epoch {self.best_epoch})")
 
     def restore_best(self, params) -> bool:
         """The best epoch's weights back in `params` when the spec asks for them, whether or not
@@ -116,13 +128,15 @@ class Checkpoints(Callback):
     def __init__(self, run, spec_hash: str, fingerprint: str):
         self.run, self.spec_hash, self.fingerprint = run, spec_hash, fingerprint
 
-    def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
-        self.save(trainer, finished=None)
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        self.save(finished=None)
 
-    def on_train_end(self, trainer) -> None:
-        self.save(trainer, finished=None if trainer.interrupted else trainer.end_reason())
+    def on_train_end(self, logs: dict) -> None:
+        trainer = self.trainer
+        self.save(finished=None if trainer.interrupted else trainer.end_reason())
 
-    def save(self, trainer, finished: str | None) -> None:
+    def save(self, finished: str | None) -> None:
+        trainer = self.trainer
         meta, arrays = trainer.checkpoint_state()
         meta.update(spec_hash=self.spec_hash, data=self.fingerprint, finished=finished)
         self.run.save_checkpoint(trainer.plan.params.to_dict(), arrays, meta)
@@ -135,5 +149,5 @@ class MetricsLog(Callback):
     def __init__(self, run):
         self.run = run
 
-    def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
-        self.run.write_metrics(trainer.state.history)
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        self.run.write_metrics(self.trainer.state.history)

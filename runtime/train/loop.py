@@ -67,6 +67,8 @@ class Trainer:
         self.validation = validation
         self.rng = rng
         self.callbacks = tuple(callbacks)
+        for callback in self.callbacks:
+            callback.trainer = self
         self.n = len(next(iter(train.values())))
         self.optimizer = make_optimizer(config.optimizer, plan.params.flat.size)
         self.lr = config.optimizer.params["lr"]  # listeners may change it (a schedule does)
@@ -135,10 +137,10 @@ class Trainer:
 
     def _loop(self) -> None:
         state = self.state
-        self._tell("on_train_begin")
+        self._tell("on_train_begin", {})
         while state.epoch < self.config.epochs and self.stop_reason is None and not self.interrupted:
             started = time.perf_counter()
-            self._tell("on_epoch_begin", state.epoch)
+            self._tell("on_epoch_begin", state.epoch, {})
             logs = self._epoch()
             if logs is None:  # stopped inside the epoch
                 break
@@ -148,11 +150,11 @@ class Trainer:
             logs["seconds"] = round(time.perf_counter() - started, 3)
             state.history.append(logs)
             self._tell("on_epoch_end", state.epoch - 1, logs)
-        self._tell("on_train_end")
+        self._tell("on_train_end", dict(state.history[-1]) if state.history else {})
 
     def _tell(self, event: str, *args) -> None:
         for callback in self.callbacks:
-            getattr(callback, event)(self, *args)
+            getattr(callback, event)(*args)
 
     def _interrupt(self, signum, frame) -> None:
         if self.interrupted:  # a second Ctrl-C: the user does not want to wait
@@ -187,7 +189,8 @@ class Trainer:
             self.metrics.update(result.values, feeds)
             state.step += 1
             state.batch = b + 1
-            self._tell("on_step_end", state.step, {"loss": loss, "batch": b + 1, "batches": len(slices)})
+            logs = {"loss": loss, **self.metrics.results(), "batch": b + 1, "batches": len(slices)}
+            self._tell("on_batch_end", state.step, logs)
         logs = {"epoch": state.epoch + 1, "loss": state.sums["loss"] / state.sums["seen"]}
         logs.update(self.metrics.results())
         if self.validation is not None:

@@ -31,16 +31,17 @@ class Progress(Callback):
         self.bar = False  # a bar is on screen, its line not yet ended
 
     # ---- the loop's events -------------------------------------------------------------
-    def on_epoch_begin(self, trainer, epoch: int) -> None:
+    def on_epoch_begin(self, epoch: int, logs: dict) -> None:
         self.epoch_start()
 
-    def on_step_end(self, trainer, step: int, logs: dict) -> None:
+    def on_batch_end(self, step: int, logs: dict) -> None:
+        trainer = self.trainer
         self.step(
             trainer.state.epoch + 1, trainer.config.epochs, logs["batch"], logs["batches"], logs["loss"]
         )
 
-    def on_epoch_end(self, trainer, epoch: int, logs: dict) -> None:
-        self.epoch_end(epoch + 1, trainer.config.epochs, logs, logs["seconds"])
+    def on_epoch_end(self, epoch: int, logs: dict) -> None:
+        self.epoch_end(epoch + 1, self.trainer.config.epochs, logs, logs["seconds"])
 
     # ---- drawing ---------------------------------------------------------------------
     def info(self, message: str) -> None:

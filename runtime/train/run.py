@@ -48,6 +48,17 @@ class RunResult:
     history: list[dict]
     labels: dict[str, list[str]]  # class names by target
     columns: dict[str, list[str]]  # CSV columns by input, where not the input's own name
+    optimizer: dict | None = None  # the optimizer's state at the end, for a fit that continues
+    run_dir: Path | None = None
+
+
+@dataclass(frozen=True)
+class Start:
+    """Where a fit that continues starts (Keras's second `fit`): these weights, the fitted
+    preprocessing among them, and the optimizer's state (None: a fresh optimizer)."""
+
+    weights: dict
+    optimizer: dict | None = None
 
 
 # (rng) -> (training data, validation data or None); the split draws from the generator first
@@ -62,14 +73,17 @@ def train_run(
     overwrite: bool = False,
     resume: str | Path | None = None,
     init_weights: str | Path | None = None,
+    start: Start | None = None,
     progress: Progress | None = None,
     callbacks: Sequence[Callback] = (),
 ) -> RunResult:
     """Trains a new run in `out` (runs/<name> by default; `overwrite` replaces a run there once
     the new one has written its first checkpoint), or continues the run in `resume` exactly
-    where it stopped, or completes one interrupted while writing its final files. The directory
-    is locked for the run's life: one run per directory. `callbacks` listen after the schedule
-    and early stopping, before the checkpoint of each epoch."""
+    where it stopped, or completes one interrupted while writing its final files. A new run
+    starts from fresh weights, from `init_weights` (a file), or from `start` (a model's current
+    weights and optimizer: its preprocessing is not fitted again). The directory is locked for
+    the run's life: one run per directory. `callbacks` listen after the schedule and early
+    stopping, before the checkpoint of each epoch."""
     progress = progress or Progress(None, verbosity=0)
     run = RunDir(resume) if resume is not None else RunDir.fresh(out, job.name, overwrite=overwrite)
     with run.locked():
@@ -82,12 +96,17 @@ def train_run(
                 info = run.read_json("model.json")
                 summary = run.read_json("summary.json")
                 return RunResult(
-                    summary, resumed[2]["history"], info.get("labels", {}), info.get("columns", {})
+                    summary,
+                    resumed[2]["history"],
+                    info.get("labels", {}),
+                    info.get("columns", {}),
+                    None,
+                    run.path,
                 )
-        return _train(job, run, read_data, resumed, overwrite, init_weights, progress, callbacks)
+        return _train(job, run, read_data, resumed, overwrite, init_weights, start, progress, callbacks)
 
 
-def _train(job, run, read_data, resumed, overwrite, init_weights, progress, callbacks) -> RunResult:
+def _train(job, run, read_data, resumed, overwrite, init_weights, start, progress, callbacks) -> RunResult:
     config = job.config
     rng = np.random.default_rng(config.seed)
     train, validation = read_data(rng)
@@ -100,10 +119,13 @@ def _train(job, run, read_data, resumed, overwrite, init_weights, progress, call
             help="resume with the same data, or start a new run",
         )
     params = job.plan.params
-    params.initialize(rng)
-    if init_weights is not None:
-        params.load(read_weights(init_weights), path=str(init_weights))
-    job.plan.fit(train.arrays)  # the preprocessing's statistics always come from this run's data
+    params.initialize(rng)  # drawn even when replaced: the generator's stream stays the same
+    if start is not None:
+        params.load(start.weights, path="the model's weights")
+    else:
+        if init_weights is not None:
+            params.load(read_weights(init_weights), path=str(init_weights))
+        job.plan.fit(train.arrays)  # a new run fits the preprocessing on its own data
     job.plan.name_classes(train.labels, job.spec_path)
     schedule = LearningRateSchedule(config.optimizer.params.get("schedule"), config.optimizer.params["lr"])
     early = EarlyStopping(config.early_stopping) if config.early_stopping else None
@@ -116,6 +138,8 @@ def _train(job, run, read_data, resumed, overwrite, init_weights, progress, call
         progress,
     ]
     trainer = Trainer(job.plan, config, train.arrays, validation and validation.arrays, rng, listeners)
+    if start is not None and start.optimizer is not None:
+        trainer.optimizer.load_state(start.optimizer)
     if overwrite:
         run.set_aside()  # the data are read and fit: the old run waits until the first checkpoint
     try:
@@ -153,7 +177,8 @@ def _train(job, run, read_data, resumed, overwrite, init_weights, progress, call
         summary = _summary(job, trainer, early, fingerprint, time.perf_counter() - started, run)
         run.write_json("summary.json", summary)
     progress.info(f"{reason}; weights in {run.file('weights.npz')}")
-    return RunResult(summary, state.history, dict(train.labels), dict(train.columns))
+    optimizer = trainer.optimizer.state()
+    return RunResult(summary, state.history, dict(train.labels), dict(train.columns), optimizer, run.path)
 
 
 def program_hash(program_text: str) -> str:
