@@ -266,6 +266,8 @@ class Model:
         spec's validation file (also with other training data), else a split."""
         t = program.train
         train = self.dataset(data, what="training data", by_name=False)
+        inputs = {i.name for i in program.graph.inputs}  # every later file is read by these
+        train = replace(train, columns={k: v for k, v in train.columns.items() if k in inputs})
         self.labels, self.feature_columns = dict(train.labels), dict(train.columns)
         if validation is None and t.data.validation is not None:
             validation = self.read(t.data.validation, self.root, self.labels)

@@ -457,6 +457,8 @@ _CELLS = st.one_of(
             "?",
             "yes",
             "No",
+            '"two\nlines"',
+            '"a\n\nblank"',
         ]
     ),
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 
@@ -129,6 +130,25 @@ def test_a_closed_pipe_ends_quietly(digits, tmp_path):
     )
     done = subprocess.run(["bash", "-c", command], capture_output=True, text=True, timeout=120)
     assert done.stderr.strip() == "status 141"  # no traceback, no "internal error"
+
+
+def test_a_closed_pipe_while_an_error_is_reported_ends_quietly_too(tmp_path):
+    """`nnc train ... 2>&1 | head -2` on a refusal exited 1, "internal error", when head had
+    left before the whole message was written."""
+    (tmp_path / "bad.csv").write_text("x,label\n1,0\nabc,1\n")
+    read, write = os.pipe()
+    os.close(read)  # whoever read the output is gone before nnc writes a byte
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "nnc", "train", str(SPECS / "spirals.nn"), "--data", "bad.csv"],
+            cwd=tmp_path,
+            stdout=write,
+            stderr=write,
+            timeout=120,
+        )
+    finally:
+        os.close(write)
+    assert done.returncode == 141
 
 
 def test_the_gate_names_the_first_diverging_layer_and_writes_nothing(digits, tmp_path, monkeypatch):

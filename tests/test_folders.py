@@ -91,6 +91,20 @@ def test_images_are_converted_and_resized_as_the_input_declares(tmp_path):
     np.testing.assert_array_equal(read.arrays["photo"][4], np.asarray(expected).transpose(2, 0, 1))
 
 
+def test_sixteen_bit_images_are_scaled_not_clipped_and_wider_ones_refused(tmp_path):
+    """Pillow's convert() clips 16-bit grayscale to 255: 1000, 20000 and 60000 all read white."""
+    data = tmp_path / "d"
+    (data / "cat").mkdir(parents=True)
+    for i, level in enumerate((1000, 20000, 60000)):
+        Image.fromarray(np.full((4, 4), level, np.uint16)).save(data / "cat" / f"{i}.png")
+    read = nnc.load(RGB).read(str(data), tmp_path)
+    assert read.arrays["photo"][:, 0, 0, 0].tolist() == [4, 78, 233]  # level / 257, rounded
+    Image.fromarray(np.full((4, 4), 0.5, np.float32)).save(data / "cat" / "3.tif")
+    with pytest.raises(DataError) as e:
+        nnc.load(RGB).read(str(data), tmp_path)
+    assert e.value.code == "E404" and "`3.tif` holds floating-point pixels" in e.value.message
+
+
 def test_an_unreadable_image_or_an_empty_class_is_refused_by_name(tmp_path):
     data = folder(tmp_path / "d", {"cat": 2, "dog": 2})
     (data / "dog" / "notes.png").write_text("not an image")

@@ -209,7 +209,7 @@ def test_lookup_learns_values_by_frequency_and_maps_the_rest_to_zero():
     assert roomy.tolist() == [UNUSED, "b", "a", "", "c", UNUSED, UNUSED, UNUSED]
     assert (
         op.describe_fit(roomy, max_tokens=8, output="index")
-        == "4 values: b, a, '', c (0: any other; 3 unused)"
+        == "4 values: b, a, (missing), c (0: any other; 3 unused)"
     )
 
 

@@ -73,6 +73,22 @@ def test_predict_reads_the_raw_csv_as_training_did(penguins):
                                rtol=RTOL, atol=ATOL)  # fmt: skip
 
 
+def test_a_later_file_without_an_input_column_is_refused_not_read_from_another(penguins, tmp_path):
+    """Every input is read from the columns training read it from, by name: a file that lacks
+    `sex` but has another column left over (`species`, a `note`) is refused, in eval and predict."""
+    model, _, onnx_path = penguins
+    rows = raw_rows(TEST_CSV)
+    path = tmp_path / "nosex.csv"
+    with open(path, "w", newline="") as f:
+        writer = csv.DictWriter(f, [c for c in rows[0] if c != "sex"] + ["note"])
+        writer.writeheader()
+        writer.writerows({**{k: v for k, v in r.items() if k != "sex"}, "note": "x"} for r in rows)
+    for read in (lambda: model.evaluate(str(path)), lambda: Predictor(str(onnx_path)).run_file(str(path))):
+        with pytest.raises(DataError) as e:
+            read()
+        assert e.value.code == "E401" and e.value.message.startswith("`nosex.csv` has no column `sex`;")
+
+
 def test_check_shows_what_training_fits_and_training_fits_it(penguins):
     _, run, _ = penguins
     out = CliRunner().invoke(main, ["check", str(PENGUINS)]).output
@@ -101,6 +117,42 @@ def test_categories_never_seen_in_training_are_counted_in_one_line(penguins, tmp
     islands = text.count(",Atlantis,")
     assert len(notes) == 2 and all(f"`island` {islands} of 69 (such as 'Atlantis')" in n for n in notes)
     assert all("`sex`" in n and "'F'" in n for n in notes)
+    # Read a batch at a time, the count is of the whole file still.
+    with pytest.warns(UnseenCategories, match=f"`island` {islands} of 69 "):
+        Predictor(str(onnx_path)).run_file(str(odd), batch_size=10)
+
+
+def test_every_missing_value_marker_is_the_one_missing_category(penguins, tmp_path):
+    """The training CSV wrote NA; a Parquet null, an empty string or `null` from a service mean
+    the same: the same prediction, in the NumPy runtime and in a bare onnxruntime session."""
+    model, _, onnx_path = penguins
+    rows = raw_rows(TEST_CSV)
+    gaps = [r for r in rows if r["sex"] == "NA"]
+    assert gaps
+    feeds = {
+        "island": np.array([[r["island"]] for r in gaps], dtype=object),
+        "measures": np.array(
+            [[np.nan if r[c] == "NA" else float(r[c]) for c in MEASURES] for r in gaps], np.float32
+        ),
+    }
+    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    outputs = []
+    for marker in ("NA", "", "null", "<NA>"):
+        sex = np.array([[marker]] * len(gaps), dtype=object)
+        outputs.append(session.run(["probs"], {**feeds, "sex": sex})[0])
+        numpy = model.predict(
+            {"island": feeds["island"].astype(str), "sex": sex.astype(str), "measures": feeds["measures"]}
+        )
+        np.testing.assert_allclose(outputs[-1], numpy, rtol=RTOL, atol=ATOL)
+    assert all(np.array_equal(o, outputs[0]) for o in outputs)
+    sex = [None if r["sex"] == "NA" else r["sex"] for r in rows]
+    parquet = penguins_parquet(tmp_path / "nulls.parquet", rows, sex=sex)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnseenCategories)  # a null is not a new category
+        got = Predictor(str(onnx_path)).run_file(str(parquet))["probs"]
+    np.testing.assert_allclose(
+        got, Predictor(str(onnx_path)).run_file(str(TEST_CSV))["probs"], rtol=RTOL, atol=ATOL
+    )
 
 
 # ---- the rules of a cell ------------------------------------------------------------------------
@@ -262,6 +314,30 @@ def test_a_parquet_column_of_the_wrong_type_is_refused_by_name(penguins, tmp_pat
     assert e.value.code == "E406" and e.value.message.startswith("row 1, column `species`")
 
 
+def test_parquet_reads_pandas_categories_integer_flags_and_all_null_columns(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "d.parquet"
+    table = {
+        "smoker": pa.array([1, 0, 1, 0], pa.int64()),
+        "level": pa.array([3, 200, 0, 255], pa.int64()),
+        "x": pa.array(["a", "b", "a", "b"]).dictionary_encode(),
+        "y": pa.array([None] * 4, pa.null()),
+        "label": pa.array([0, 1, 0, 1]),
+    }
+    pq.write_table(pa.table(table), path)
+    layers = """x -> lookup(3, output=one_hot) -> flatten as xs
+    y -> impute(constant, value=-1) as ys
+    [smoker, level, xs, ys] -> concat"""
+    spec = SPEC.replace("input x: float32[2]", "input x: string[1]\n    input y: float32[1]")
+    (tmp_path / "s.nn").write_text(spec.replace("[smoker, level, x] -> concat", layers))
+    read = nnc.load(tmp_path / "s.nn").read(str(path), tmp_path)
+    assert read.arrays["smoker"].ravel().tolist() == [True, False, True, False]
+    assert read.arrays["x"].ravel().tolist() == ["a", "b", "a", "b"]
+    assert np.isnan(read.arrays["y"]).all()
+
+
 def test_without_pyarrow_parquet_names_the_extra(penguins, tmp_path, monkeypatch):
     import sys
 
@@ -273,3 +349,25 @@ def test_without_pyarrow_parquet_names_the_extra(penguins, tmp_path, monkeypatch
     with pytest.raises(UsageError) as e:
         penguins[0].read(str(parquet), tmp_path)
     assert (e.value.code, e.value.help) == ("E550", "pip install 'nnc[parquet]'")
+
+
+def test_an_input_read_through_impute_and_directly_is_one_spec_error_at_the_direct_use():
+    """check accepted it and train refused every NaN cell, advising the impute the spec had."""
+    from nnc.compiler.diagnostics import CompileError
+
+    spec = """
+model m {
+    input nums: float32[3]
+    nums -> impute(mean) as a
+    [a, nums] -> concat -> dense(2) -> softmax as probs
+}
+loss cross_entropy(probs, target=label)
+"""
+    with pytest.raises(CompileError) as e:
+        nnc.load(spec)
+    (d,) = e.value.diagnostics
+    assert (d.code, d.span.line, d.span.column) == ("E303", 5, 18)
+    assert (
+        "`concat` reads input `nums` directly" in d.message
+        and d.help == "read `a`, impute's output, here instead"
+    )

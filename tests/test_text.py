@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from conftest import ROOT
 from nnc.runtime.data import DataError
 from nnc.runtime.onnx.gate import ATOL, RTOL
+from nnc.runtime.onnx.predict import Predictor
 
 import nnc
 from nnc.cli import main
@@ -76,6 +77,18 @@ def test_predict_reads_the_text_column_and_writes_every_passage(shakespeare, tmp
     assert len(rows) == 600
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)  # CSV keeps 6 digits
     assert [r["class"] for r in rows] == [GENRES[i] for i in expected.argmax(axis=1)]
+
+
+def test_predict_reads_past_an_id_column_and_needs_no_target(shakespeare, tmp_path):
+    model, _, onnx_path = shakespeare
+    texts, _ = passages(TEST_CSV)
+    with open(tmp_path / "ids.csv", "w", newline="") as f:
+        csv.writer(f).writerows([["id", "text"], *([k, t] for k, t in enumerate(texts[:50]))])
+    with pytest.warns(UserWarning, match="read past the columns the model does not use: `id`"):
+        got = Predictor(str(onnx_path)).run_file(str(tmp_path / "ids.csv"))["probs"]
+    np.testing.assert_allclose(
+        got, model.predict({"text": np.array([[t] for t in texts[:50]])}), rtol=RTOL, atol=ATOL
+    )
 
 
 def test_check_shows_the_vocabulary_training_learns(shakespeare):

@@ -24,7 +24,25 @@ def _message(op: str, message: str) -> str:
     return message if message.startswith(op) else f"{op} {message}"
 
 
+def _read_beside_impute(graph: Graph, diags: Diagnostics) -> None:
+    """An input read through `impute` holds missing values (NaN), which only impute may read:
+    any other layer reading it directly is the mistake, at that layer."""
+    for i in graph.inputs:
+        readers = [n for n in graph.nodes if i.name in n.inputs]
+        imputed = [n for n in readers if n.op == "impute"]
+        for node in readers if imputed else ():
+            if node.op != "impute":
+                diags.error(
+                    "E303",
+                    f"`{node.op}` reads input `{i.name}` directly, but `{i.name}` is read through "
+                    f"`impute` ({imputed[0].name}): its data may hold missing values",
+                    node.span,
+                    help=f"read `{imputed[0].name}`, impute's output, here instead",
+                )
+
+
 def infer_shapes(graph: Graph, diags: Diagnostics) -> Graph:
+    _read_beside_impute(graph, diags)
     types: dict[str, TensorType] = {i.name: i.type for i in graph.inputs}
     bounds: dict[str, tuple[str, int]] = {}  # value -> (its producer, the indices' bound)
     nodes, params = [], []

@@ -37,6 +37,17 @@ class Group(click.Group):
     unexpected exception into a one-line message instead of a traceback."""
 
     def invoke(self, ctx):
+        try:
+            return self._invoke(ctx)
+        except BrokenPipeError:
+            # `nnc eval ... | head -2`: the reader has what it wanted, also when what it stopped
+            # reading was an error message. Say nothing, and keep Python from complaining when
+            # it flushes stdout and stderr on the way out.
+            for stream in (sys.stdout, sys.stderr):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+            sys.exit(EXIT_BROKEN_PIPE)
+
+    def _invoke(self, ctx):
         from nnc.compiler.diagnostics import ERROR, CompileError, from_run_error
         from nnc.runtime.errors import RunError, UsageError
 
@@ -58,10 +69,7 @@ class Group(click.Group):
                 sys.exit(EXIT_USAGE_ERROR)
             sys.exit(EXIT_DATA_ERROR if e.code.startswith("E4") else EXIT_TRAINING_ERROR)
         except BrokenPipeError:
-            # `nnc eval ... | head -2`: the reader has what it wanted. Say nothing, and keep
-            # Python from complaining when it flushes stdout on the way out.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            sys.exit(EXIT_BROKEN_PIPE)
+            raise  # to invoke, which says nothing
         except KeyboardInterrupt:
             click.echo("nnc: interrupted", err=True)
             sys.exit(EXIT_INTERRUPTED)

@@ -43,6 +43,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import numpy as np
+from nnc.runtime.data import cells
 from nnc.runtime.data.arrays import Arrays
 from nnc.runtime.data.class_folders import ClassFolders
 from nnc.runtime.data.csv_file import CsvFile
@@ -122,30 +123,34 @@ class UnseenCategories(UserWarning):
     """Data hold categories the training data did not have (read as out of vocabulary)."""
 
 
-def unseen(arrays: Mapping, categories: Mapping[str, set]) -> dict[str, tuple[int, int, str]]:
-    """{input: (values not among its categories, values, the first such value)} for each input
-    of `categories` (the vocabularies of the lookups reading inputs) that has any."""
+def unseen(arrays: Mapping, categories: Mapping[str, set]) -> dict[str, tuple[int, int, str | None]]:
+    """{input: (values not among its categories, values, the first such value or None)} for
+    each input of `categories` (the vocabularies of the lookups reading inputs). A missing-value
+    marker is known when the training data had missing values (the lookup's empty string)."""
     out = {}
     for name, known in categories.items():
         values = np.asarray(arrays[name]).reshape(-1)
+        known = set(known) | (cells.MISSING if "" in known else set())
         new = ~np.isin(values, list(known))
-        if new.any():
-            out[name] = (int(new.sum()), len(values), str(values[int(np.argmax(new))]))
+        first = str(values[int(np.argmax(new))]) if new.any() else None
+        out[name] = (int(new.sum()), len(values), first)
     return out
 
 
-def add_unseen(total: dict, part: Mapping[str, tuple[int, int, str]]) -> None:
+def add_unseen(total: dict, part: Mapping[str, tuple[int, int, str | None]]) -> None:
     """Adds one batch's `unseen` counts to `total`'s, keeping the first example."""
     for name, (count, values, first) in part.items():
-        before = total.get(name, (0, 0, first))
-        total[name] = (before[0] + count, before[1] + values, before[2])
+        before = total.get(name, (0, 0, None))
+        total[name] = (before[0] + count, before[1] + values, before[2] or first)
 
 
 def warn_unseen(counts: Mapping[str, tuple[int, int, str]], source: str) -> None:
     """Says once, in one line, how many values of each input were new: they are read as out
     of vocabulary, which is what a model does with a category it never saw, not an error."""
-    if counts:
-        parts = [f"`{name}` {n} of {total} (such as {first!r})" for name, (n, total, first) in counts.items()]
+    parts = [
+        f"`{name}` {n} of {total} (such as {first!r})" for name, (n, total, first) in counts.items() if n
+    ]
+    if parts:
         warnings.warn(
             f"{source}: values the training data did not have, read as out of vocabulary: {'; '.join(parts)}",
             UnseenCategories,

@@ -10,7 +10,8 @@ with the same words.
     string   the text as it is (categories, text): an empty cell is the empty string
     text     a class label given by name (a class target whose values are not all numbers)
 
-A missing value is an empty cell or one of MISSING, as pandas reads them."""
+A missing value is an empty cell or one of MISSING: pandas's default markers, and `?` (as the
+UCI repository's files write it)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,10 @@ import math
 import numpy as np
 from nnc.runtime.data.dataset import Field
 
-MISSING = frozenset({"", "NA", "N/A", "n/a", "NaN", "nan", "null", "NULL", "None", "?"})
+MISSING = frozenset(
+    {"", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN"}
+    | {"<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null", "?"}
+)
 TRUE = frozenset({"true", "t", "yes", "y", "1"})
 FALSE = frozenset({"false", "f", "no", "n", "0"})
 FLOAT32_MAX = float(np.finfo(np.float32).max)

@@ -153,6 +153,7 @@ def _image(path: Path, x: Field) -> np.ndarray:
     channels, height, width = x.shape
     try:
         with Image.open(path) as image:
+            image = _eight_bits(image, path)
             image = image.convert("L" if channels == 1 else "RGB")
             if image.size != (width, height):
                 image = image.resize((width, height), Image.Resampling.BILINEAR)
@@ -163,6 +164,26 @@ def _image(path: Path, x: Field) -> np.ndarray:
         ) from None
     pixels = pixels.reshape(height, width, channels).transpose(2, 0, 1)
     return np.ascontiguousarray(pixels if x.dtype == "uint8" else pixels.astype(np.float32))
+
+
+def _eight_bits(image, path: Path):
+    """An image of 8 bits per channel. Pillow's convert() clips 16-bit grayscale (mode I;16) to
+    255, which would turn every bright pixel white: it is scaled instead, 65535 -> 255. 32-bit
+    integer and float pixels (modes I, F) have no one range to scale from: refused."""
+    if image.mode.startswith("I;16"):
+        from PIL import Image
+
+        wide = np.asarray(image).astype(np.uint32)
+        return Image.fromarray(((wide + 128) // 257).astype(np.uint8), "L")
+    if image.mode in ("I", "F"):
+        kind = "32-bit integer" if image.mode == "I" else "floating-point"
+        raise DataError(
+            "E404",
+            f"`{path.name}` holds {kind} pixels (Pillow mode {image.mode}), which have no fixed range",
+            path=shown_path(path),
+            help="save the images with 8 or 16 bits per channel",
+        )
+    return image
 
 
 def _text(path: Path, x: Field) -> np.ndarray:

@@ -1,8 +1,9 @@
-"""Which columns of a table each field reads, one rule for every tabular format (CSV, Parquet):
-a field whose name is a column takes that column (one value per sample); the one field that is
-not a column takes the others, in file order, reshaped row-major to its per-sample shape; a
-field that lists its columns (the training data's, recorded) takes those, by name, and the
-file's other columns are read past.
+"""Which columns of a table each field reads, one rule for every tabular format (CSV, Parquet).
+Reading training data: a field whose name is a column takes that column (one value per
+sample); the one field that is not a column takes the others, in file order, reshaped row-major
+to its per-sample shape. Reading a file after training: each input lists its columns (the
+training data's, recorded) and takes those, by name; every other field (a target) takes the
+column of its name; the file's other columns are read past, and a missing one is E401.
 
 `table` is what the format's reader knows of the file before reading its values: `header`
 (the column names), `shown` (the path for messages), `header_line` (the header's line, None
@@ -38,6 +39,15 @@ def assign(table, fields: list[Field]) -> list[tuple[Field, list[int]]]:
         plan.append((f, [header.index(c) for c in f.columns]))
     if listed:
         fields = [f for f in fields if f.columns is None]
+        absent = [f for f in fields if f.name not in header]
+        if absent:  # after training, no field takes "the other columns": they may be anything
+            raise DataError(
+                "E401",
+                f"`{Path(table.shown).name}` has no column `{absent[0].name}`",
+                path=table.shown,
+                line=line,
+                help=suggest(absent[0].name, header, "columns"),
+            )
     named = [f for f in fields if f.name in header]
     rest = [f for f in fields if f.name not in header]
     plan += [(f, [header.index(f.name)]) for f in named]

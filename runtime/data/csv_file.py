@@ -281,9 +281,12 @@ def _read_fast(source: Path | list[str], head: _Table, plan, labels: dict[str, l
     seen: dict[int, dict[str, int]] = {j: {} for j in strings}
 
     def numbered(names: dict[str, int], strip: bool):
-        if strip:  # a class name: as the careful reader compares them
-            return lambda cell: names.setdefault(cell.strip(), len(names))
-        return lambda cell: names.setdefault(cell, len(names))
+        def number(cell: str) -> int:
+            if "\n" in cell or "\r" in cell:
+                raise ValueError("a cell over several lines")  # the careful reader says where
+            return names.setdefault(cell.strip() if strip else cell, len(names))
+
+        return number  # a class name is stripped, as the careful reader compares them
 
     converters = {j: numbered(seen[j], strip=j in classes) for j in strings}
     converters.update({j: cells.boolean for j, kind in kinds.items() if kind == "bool"})
@@ -307,6 +310,8 @@ def _read_fast(source: Path | list[str], head: _Table, plan, labels: dict[str, l
         return None
     if values.shape[1] != width or len(values) == 0:
         return None
+    if not isinstance(source, Path) and len(values) != len(source):
+        return None  # a quoted cell ran over several of these lines
     found, text = {}, {}
     for j, f in classes.items():
         names = list(seen[j])  # in the order they came; values hold their positions
@@ -339,7 +344,7 @@ def _read_fast(source: Path | list[str], head: _Table, plan, labels: dict[str, l
         arrays[f.name] = np.ascontiguousarray(out.reshape(shape))
     del values
     header = head.header
-    columns = {f.name: [header[j] for j in cols] for f, cols in plan if [f.name] != [header[j] for j in cols]}
+    columns = {f.name: [header[j] for j in cols] for f, cols in plan}
     ignored = [name for j, name in enumerate(header) if j not in used]
     return Dataset(arrays, len(next(iter(arrays.values()))), found, head.shown, columns, ignored)
 
@@ -422,11 +427,7 @@ def _read_careful(path: Path, fields: list[Field], labels: dict[str, list[str]])
                 )
         shape = (-1 if d is None else d for d in f.shape)  # a free length takes what the columns give
         arrays[f.name] = np.ascontiguousarray(out.reshape(len(table.rows), *shape))
-    columns = {
-        f.name: [table.header[j] for j in cols]
-        for f, cols in plan
-        if [f.name] != [table.header[j] for j in cols]
-    }
+    columns = {f.name: [table.header[j] for j in cols] for f, cols in plan}
     ignored = [name for j, name in enumerate(table.header) if j not in kinds]
     return Dataset(arrays, len(table.rows), found, table.shown, columns, ignored)
 

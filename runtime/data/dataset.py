@@ -110,7 +110,7 @@ class Dataset:
     n: int
     labels: dict[str, list[str]] = field(default_factory=dict)  # class names, index i is class i
     source: str = ""
-    # the CSV columns each field was read from, where they are not just the field's own name
+    # the columns of a table (CSV, Parquet) each field was read from
     columns: dict[str, list[str]] = field(default_factory=dict)
     ignored: list[str] = field(default_factory=list)  # CSV columns no field reads
     ids: list[str] | None = None  # what names each sample, where the source has it: a file

@@ -6,8 +6,11 @@ instead of from text:
     float, float?   any integer or floating column; a null (or NaN) is a missing value
     int, uint8      an integer column, or a floating one holding whole numbers
     bool            a boolean column, an integer one of 0 and 1, or a string one of yes/no words
-    string          a string column (a null is the empty string), or an integer one (its codes,
-                    as their digits, as a CSV gives them)
+    string          a string column (a null is the empty string: missing), or an integer one (its
+                    codes, as their digits, as a CSV gives them)
+
+A dictionary column (pandas's `category`) is read as its values; a column of nulls only (Arrow
+type `null`) as missing values.
     text            a class target's names: a string column
 
 A column of another type is refused, naming it and its type; a bad value is located at its
@@ -139,8 +142,7 @@ def _dataset(table: _Columns, data, plan, labels: dict[str, list[str]]) -> Datas
             )
         shape = (data.num_rows, *(-1 if d is None else d for d in f.shape))
         arrays[f.name] = np.ascontiguousarray(out.reshape(shape))
-    names = {f.name: [table.header[j] for j in cols] for f, cols in plan}
-    columns = {name: cols for name, cols in names.items() if cols != [name]}
+    columns = {f.name: [table.header[j] for j in cols] for f, cols in plan}
     used = set(_used(table, plan))
     ignored = [name for name in table.header if name not in used]
     return Dataset(arrays, data.num_rows, found, table.shown, columns, ignored)
@@ -150,8 +152,16 @@ def _column(table: _Columns, column, j: int, f: Field, kind: str, labels, found:
     """One Parquet column as the field's dtype, by the rules of the module docstring."""
     import pyarrow.types as t
 
+    if t.is_dictionary(column.type):  # a pandas `category` column: its values, decoded
+        column = column.cast(column.type.value_type)
     arrow = column.type
     nulls = column.is_null().to_numpy(zero_copy_only=False)
+    if t.is_null(arrow) and kind != "text":  # every value missing: of no type in particular
+        return (
+            np.full(len(nulls), "")
+            if kind == "string"
+            else _checked(table, np.full(len(nulls), np.nan), j, kind)
+        )
 
     def refuse() -> DataError:
         return table.error(
@@ -177,7 +187,10 @@ def _column(table: _Columns, column, j: int, f: Field, kind: str, labels, found:
         if is_string:
             words = np.array(column.fill_null("").to_pylist(), dtype=str)
             return _checked(table, words, j, kind).astype(np.bool_)
-        if not (t.is_integer(arrow) or t.is_boolean(arrow)):
+        if t.is_integer(arrow):  # 0 and 1, as their digits: not "1.0"
+            digits = column.fill_null(0).to_numpy().astype(str)
+            return _checked(table, np.where(nulls, "", digits), j, kind).astype(np.bool_)
+        if not t.is_boolean(arrow):
             raise refuse()
     elif not (t.is_integer(arrow) or t.is_floating(arrow)):
         raise refuse()

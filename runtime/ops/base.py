@@ -324,3 +324,10 @@ def loss_shape(x: Shape, **_attrs) -> Shape:
 def same_target(x: Shape, **_attrs) -> tuple[str, Shape]:
     """Target of an elementwise loss (mse, mae, huber, binary_cross_entropy): float32, shaped like x."""
     return "float32", tuple(x)
+
+
+def shown_value(text: str) -> str:
+    """A fitted string as `nnc check` lists it, among others after commas: quoted when it holds
+    a comma, a quote, white space at an end or a control character, or is empty."""
+    plain = text and text.strip() == text and not any(c in text for c in ",'\"") and text.isprintable()
+    return text if plain else repr(text)

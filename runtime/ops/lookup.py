@@ -10,12 +10,17 @@ float32 vector per value instead of its index; `output=index` feeds an embedding
 x: string, shape (N, *rest) -> index: int64 (N, *rest), or one_hot: float32 (N, *rest,
 max_tokens). Several columns in one input share one vocabulary.
 
+Every missing-value marker of the data (an empty cell, NA, null, ...: runtime/data/cells.py) is
+one value, the empty string, whichever the file wrote: a CSV's NA, a Parquet null and an
+empty string in a service's request are the same category.
+
 The vocabulary is a string parameter, fitted and never trained (unused entries are marked). The
 ONNX graph maps strings with ai.onnx.ml LabelEncoder (unseen -> 0) and OneHot, so the exported
 model takes the raw strings. Not differentiable: its input is data."""
 
 import numpy as np
-from nnc.runtime.ops.base import OpDef, ParamSpec, Sample, zeros
+from nnc.runtime.data.cells import MISSING
+from nnc.runtime.ops.base import OpDef, ParamSpec, Sample, shown_value, zeros
 from nnc.runtime.parameters import UNUSED
 from nnc.runtime.schema import Arg, Choice, Int
 
@@ -42,9 +47,18 @@ def params(x, *, max_tokens, output):
     )
 
 
+def canonical(x: np.ndarray) -> np.ndarray:
+    """Every missing-value marker as the empty string."""
+    x = np.asarray(x, dtype=str)
+    return np.where(np.isin(x, MARKERS), "", x)
+
+
+MARKERS = np.array(sorted(MISSING))
+
+
 def fit(x, *, max_tokens, output):
     """The training split's values by falling frequency (ties: sorted), after the OOV entry."""
-    values, counts = np.unique(np.asarray(x, dtype=str), return_counts=True)
+    values, counts = np.unique(canonical(x), return_counts=True)
     kept = values[np.argsort(-counts, kind="stable")][: max_tokens - 1]
     vocabulary = np.full(max_tokens, UNUSED, dtype=object)
     vocabulary[1 : 1 + len(kept)] = kept
@@ -59,6 +73,7 @@ def entries(vocabulary) -> tuple[np.ndarray, np.ndarray]:
 
 def forward(ctx, x, vocabulary, *, max_tokens, output):
     values, slots = entries(vocabulary)
+    x = canonical(x)
     ids = np.zeros(x.shape, np.int64)
     if len(values):
         order = np.argsort(values)
@@ -66,7 +81,9 @@ def forward(ctx, x, vocabulary, *, max_tokens, output):
         position = np.searchsorted(ordered, x).clip(0, len(values) - 1)
         ids = np.where(ordered[position] == x, slots[order][position], 0)
     if output == "one_hot":
-        return np.eye(max_tokens, dtype=np.float32)[ids], None
+        hot = np.zeros((*ids.shape, max_tokens), np.float32)
+        np.put_along_axis(hot, ids[..., None], 1.0, axis=-1)
+        return hot, None
     return ids, None
 
 
@@ -77,13 +94,12 @@ def backward(ctx, dy, cache, *, max_tokens, output):
 def to_onnx(g, x, vocabulary, *, max_tokens, output):
     """`vocabulary` arrives as its array: LabelEncoder takes the entries as attributes."""
     values, slots = entries(vocabulary)
+    keys, ids = [str(v) for v in values], [int(s) for s in slots]
+    if "" in keys:  # every other missing-value marker is the missing category too
+        markers = [m for m in MARKERS.tolist() if m]
+        keys, ids = keys + markers, ids + [ids[keys.index("")]] * len(markers)
     ids = g.node(
-        "LabelEncoder",
-        [x],
-        domain="ai.onnx.ml",
-        keys_strings=[str(v) for v in values],
-        values_int64s=[int(s) for s in slots],
-        default_int64=0,
+        "LabelEncoder", [x], domain="ai.onnx.ml", keys_strings=keys, values_int64s=ids, default_int64=0
     )
     if output == "index":
         return ids
@@ -92,14 +108,14 @@ def to_onnx(g, x, vocabulary, *, max_tokens, output):
 
 def describe_fit(vocabulary, *, max_tokens, output) -> str:
     values, _ = entries(vocabulary)
-    shown = ", ".join(repr(str(v)) if not v or v != v.strip() else str(v) for v in values[:12])
+    shown = ", ".join("(missing)" if not v else shown_value(str(v)) for v in values[:12])
     more = f", ... ({len(values) - 12} more)" if len(values) > 12 else ""
     room = f"; {max_tokens - 1 - len(values)} unused" if len(values) < max_tokens - 1 else ""
     return f"{len(values)} values: {shown}{more} (0: any other{room})"
 
 
 def samples(rng):
-    x = np.array([["b", "a"], ["zz", ""], ["a", "b"]])  # (N, 2): "zz" was not in training
+    x = np.array([["b", "a"], ["zz", ""], ["a", "NA"], ["null", "b"]])  # "zz" was not in training
     vocabulary = np.array([UNUSED, "b", "a", "", UNUSED])
     for output in ("index", "one_hot"):
         yield Sample((x, vocabulary), {"max_tokens": 5, "output": output})

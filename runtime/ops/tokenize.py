@@ -24,7 +24,7 @@ mode): such a model runs in onnxruntime, in any language, but not in other ONNX 
 differentiable: its input is data."""
 
 import numpy as np
-from nnc.runtime.ops.base import OpDef, ParamSpec, Sample, ShapeError, format_shape, zeros
+from nnc.runtime.ops.base import OpDef, ParamSpec, Sample, ShapeError, format_shape, shown_value, zeros
 from nnc.runtime.parameters import UNUSED
 from nnc.runtime.schema import Arg, Bool, Choice, Int
 
@@ -132,7 +132,7 @@ def to_onnx(g, x, vocabulary, *, max_tokens, length, split, lower):
 
 def describe_fit(vocabulary, *, max_tokens, length, split, lower) -> str:
     known = [w for i, w in enumerate(vocabulary.tolist()) if i > OOV and w != UNUSED]
-    shown = ", ".join(known[:12]) + (", ..." if len(known) > 12 else "")
+    shown = ", ".join(shown_value(w) for w in known[:12]) + (", ..." if len(known) > 12 else "")
     room = f"; {max_tokens - 2 - len(known)} unused" if len(known) < max_tokens - 2 else ""
     what = "words" if split == "words" else "characters"
     return f"{len(known)} {what}: {shown} (0: padding, 1: any other{room})"
