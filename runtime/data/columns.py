@@ -41,13 +41,7 @@ def assign(table, fields: list[Field]) -> list[tuple[Field, list[int]]]:
         fields = [f for f in fields if f.columns is None]
         absent = [f for f in fields if f.name not in header]
         if absent:  # after training, no field takes "the other columns": they may be anything
-            raise DataError(
-                "E401",
-                f"`{Path(table.shown).name}` has no column `{absent[0].name}`",
-                path=table.shown,
-                line=line,
-                help=suggest(absent[0].name, header, "columns"),
-            )
+            raise _no_column(table, absent)
     named = [f for f in fields if f.name in header]
     rest = [f for f in fields if f.name not in header]
     plan += [(f, [header.index(f.name)]) for f in named]
@@ -70,14 +64,7 @@ def assign(table, fields: list[Field]) -> list[tuple[Field, list[int]]]:
         else [f for f in rest if not left]
     )
     if missing:
-        names = ", ".join(f"`{f.name}`" for f in missing)
-        raise DataError(
-            "E401",
-            f"`{Path(table.shown).name}` has no column {names}",
-            path=table.shown,
-            line=line,
-            help=suggest(missing[0].name, header, "columns"),
-        )
+        raise _no_column(table, missing)
     if len(rest) > 1:
         raise DataError(
             "E414",
@@ -110,3 +97,14 @@ def assign(table, fields: list[Field]) -> list[tuple[Field, list[int]]]:
             help="every model input and target has a column of its own; remove the others",
         )
     return plan
+
+
+def _no_column(table, fields: list[Field]) -> DataError:
+    names = ", ".join(f"`{f.name}`" for f in fields)
+    return DataError(
+        "E401",
+        f"`{Path(table.shown).name}` has no column {names}",
+        path=table.shown,
+        line=table.header_line,
+        help=suggest(fields[0].name, table.header, "columns"),
+    )
