@@ -6,8 +6,10 @@ are bit-identical to those of a run never interrupted.
 
 Each of --count rounds starts a fresh run and interrupts it at random moments (uniformly over
 the run's length), with SIGKILL or Ctrl-C (SIGINT) at random; one round in five also kills it in
-the window between its last checkpoint and its final files. tests/test_kill.py runs a few rounds;
-the figures of the last long run are in docs/reliability.md."""
+the window between its last checkpoint and its final files. Checkpoints fall inside epochs (every
+25 steps; an epoch has 40) and the run ends inside one (max_steps), so resuming inside an epoch is
+what most rounds test. tests/test_kill.py runs a few rounds; the figures of the last long run are
+in docs/reliability.md."""
 
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ model blobs {
 loss cross_entropy(probs, target=label)
 optimizer adam(lr=0.01)
 train { epochs = 40; batch_size = 8; validation = 0.2; metrics = [accuracy]; seed = 5
+        max_steps = 1234; checkpoint_every = "25 steps"
         early_stopping(monitor=val_loss, patience=30, restore_best=true) }
 data { train = "blobs.npz" }
 """

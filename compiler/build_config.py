@@ -17,7 +17,23 @@ from nnc.runtime.metrics import METRICS, BoundMetric, bind_metrics, metric_probl
 from nnc.runtime.ops import OPS
 from nnc.runtime.ops.base import ShapeError
 from nnc.runtime.optim import DEFAULT_OPTIMIZER, OPTIMIZERS, optimizer_problem
-from nnc.runtime.schema import Arg, Bool, Choice, Float, Int, Named, Optional, Signature, Symbol, Table
+from nnc.runtime.schema import (
+    Arg,
+    Bool,
+    Cadence,
+    Choice,
+    Float,
+    Int,
+    Named,
+    Optional,
+    Signature,
+    Symbol,
+    Table,
+)
+
+# A checkpoint at most every 30 seconds (and at the end, and on Ctrl-C): a SIGKILL loses at
+# most that much work, and a run of a few seconds writes one checkpoint, not one per epoch.
+DEFAULT_CHECKPOINT_EVERY = "30s"
 
 TRAIN = Signature(
     "train",
@@ -30,6 +46,8 @@ TRAIN = Signature(
         Arg("seed", Int(0), 0),
         Arg("l1", Float(0), 0.0, "global L1 penalty on all weights"),
         Arg("l2", Float(0), 0.0, "global L2 penalty on all weights"),
+        Arg("max_steps", Optional(Int(1)), None, "stop after this many optimizer steps"),
+        Arg("checkpoint_every", Cadence(), DEFAULT_CHECKPOINT_EVERY, "how often a checkpoint is written"),
     ),
 )
 EARLY_STOPPING = Signature(
@@ -468,4 +486,11 @@ def build_config(resolved: Resolved, graph: Graph, diags: Diagnostics) -> TrainC
         bound["l2"],
         early,
         data_config,
+        bound["max_steps"],
+        _cadence(bound["checkpoint_every"]),
     )
+
+
+def _cadence(value) -> tuple[str, float]:
+    """The bound cadence; the default as written when the train section failed to bind."""
+    return Cadence().check(value) if isinstance(value, str) else value

@@ -166,6 +166,8 @@ class TrainConfig:
     l2: float
     early_stopping: EarlyStopping | None
     data: DataConfig
+    max_steps: int | None = None  # stop after this many optimizer steps (or `epochs`, if first)
+    checkpoint_every: tuple[str, float] = ("seconds", 30.0)  # (seconds | epochs | steps, amount)
 
 
 @dataclass(frozen=True)
@@ -212,6 +214,7 @@ def format_program(program: Program) -> str:
     lines.append(
         f"  epochs={t.epochs} batch_size={t.batch_size} shuffle={show(t.shuffle)} "
         f"validation_split={show(t.validation_split)} seed={t.seed} l1={show(t.l1)} l2={show(t.l2)}"
+        + (f" max_steps={t.max_steps}" if t.max_steps is not None else "")
     )
     if t.metrics:
         lines.append(f"  metrics {', '.join(str(m) for m in t.metrics)}")

@@ -97,6 +97,8 @@ def summarize(program: Program) -> dict:
             "shuffle": t.shuffle,
             "validation_split": t.validation_split,
             "seed": t.seed,
+            "max_steps": t.max_steps,
+            "checkpoint_every": cadence_text(t.checkpoint_every),
             "l1": t.l1,
             "l2": t.l2,
             "metrics": [str(m) for m in t.metrics],
@@ -179,7 +181,9 @@ def format_summary(summary: dict) -> str:
     lines.append(
         f"  settings    epochs={t['epochs']} batch_size={t['batch_size']} shuffle={show(t['shuffle'])} "
         f"validation={show(t['validation_split'])} seed={t['seed']}"
+        + (f" max_steps={t['max_steps']}" if t.get("max_steps") is not None else "")
     )
+    lines.append(f"  checkpoint  every {t.get('checkpoint_every', '30s')}, at the end and on Ctrl-C")
     if t["l1"] or t["l2"]:
         lines.append(f"  penalties   l1={show(t['l1'])} l2={show(t['l2'])}")
     if t["metrics"]:
@@ -199,3 +203,11 @@ def format_summary(summary: dict) -> str:
         if k != "root":
             lines.append(f"  data        {k} = {show(v) if not isinstance(v, tuple) else ', '.join(v)}")
     return "\n".join(lines) + "\n"
+
+
+def cadence_text(cadence: tuple[str, float]) -> str:
+    """("seconds", 30.0) -> "30s"; ("epochs", 2) -> "2 epochs"."""
+    unit, amount = cadence
+    if unit == "seconds":
+        return f"{amount:g}s"
+    return f"{amount} {unit if amount != 1 else unit[:-1]}"

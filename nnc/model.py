@@ -151,7 +151,7 @@ class Model:
         return targets[0] if len(targets) == 1 else None
 
     # ---- training -----------------------------------------------------------------------
-    def configured(self, *, epochs=None, batch_size=None, lr=None, seed=None):
+    def configured(self, *, epochs=None, batch_size=None, lr=None, seed=None, steps=None):
         """(program, overrides): the program with these settings overriding the spec's, checked
         exactly as `--set` is (`fit(lr=-1)` raises the CompileError `--set optimizer.lr=-1`
         reports), and every override it was compiled with."""
@@ -160,7 +160,13 @@ class Model:
         from nnc.compiler.source import Source
 
         extra = setting_overrides(
-            {"train.epochs": epochs, "train.batch_size": batch_size, "optimizer.lr": lr, "train.seed": seed}
+            {
+                "train.epochs": epochs,
+                "train.max_steps": steps,
+                "train.batch_size": batch_size,
+                "optimizer.lr": lr,
+                "train.seed": seed,
+            }
         )
         if not extra:
             return self.program, self.overrides
@@ -175,6 +181,7 @@ class Model:
         *,
         validation=None,
         epochs: int | None = None,
+        steps: int | None = None,
         batch_size: int | None = None,
         lr: float | None = None,
         seed: int | None = None,
@@ -195,6 +202,9 @@ class Model:
         as `nnc train` does. `init_weights` starts from a weights file instead, and `resume`
         continues an interrupted run exactly where it stopped.
 
+        `steps` stops after that many optimizer steps (train.max_steps), inside an epoch if
+        need be, or at `epochs`, whichever comes first.
+
         verbose: 0 silent, 1 the progress of `nnc train` (a live bar on a terminal, a line per
         epoch otherwise), 2 one line per epoch. `callbacks`: nnc.Callback listeners (Keras's
         hooks; `self.stop_training()` ends training). `overwrite` replaces a run already in
@@ -205,7 +215,9 @@ class Model:
         from nnc.compiler.passes.check_footprint import footprint_diagnostic
         from nnc.runtime.train.run import Start
 
-        program, overrides = self.configured(epochs=epochs, batch_size=batch_size, lr=lr, seed=seed)
+        program, overrides = self.configured(
+            epochs=epochs, steps=steps, batch_size=batch_size, lr=lr, seed=seed
+        )
         if too_large := footprint_diagnostic(program.graph, program.train, refuse=True):
             raise CompileError([too_large])  # before anything is allocated
         job = TrainJob(

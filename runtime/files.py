@@ -18,7 +18,9 @@ from typing import IO
 import numpy as np
 
 
-def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+def write_atomic(path: Path, write: Callable[[IO[bytes]], None], *, durable: bool = True) -> None:
+    """`durable=False` skips the flushes to disk: the file is still whole or old after a crash
+    of nnc, but a power failure may lose it (a log that the next checkpoint rewrites)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -27,12 +29,14 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> None:
             write(f)
             f.flush()
             os.fchmod(f.fileno(), 0o666 & ~_umask())
-            os.fsync(f.fileno())
+            if durable:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    _sync_folder(path.parent)
+    if durable:
+        _sync_folder(path.parent)
 
 
 def _umask() -> int:
@@ -56,8 +60,8 @@ def _sync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def write_text(path: Path, text: str) -> None:
-    write_atomic(path, lambda f: f.write(text.encode("utf-8")))
+def write_text(path: Path, text: str, *, durable: bool = True) -> None:
+    write_atomic(path, lambda f: f.write(text.encode("utf-8")), durable=durable)
 
 
 def to_json(value, **options) -> str:

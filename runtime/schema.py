@@ -173,6 +173,37 @@ class Str(Kind):
         return value
 
 
+class Cadence(Kind):
+    """How often something recurs: "30s", "5m", "2 epochs", "500 steps" -> (unit, amount), the
+    unit one of seconds, epochs, steps."""
+
+    UNITS = {
+        "s": "seconds",
+        "m": "seconds",
+        "epoch": "epochs",
+        "epochs": "epochs",
+        "step": "steps",
+        "steps": "steps",
+    }
+
+    def describe(self) -> str:
+        return 'a cadence: "30s", "5m", "2 epochs" or "500 steps"'
+
+    def check(self, value):
+        import re
+
+        found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*", value) if isinstance(value, str) else None
+        if found is None or found.group(2) not in self.UNITS:
+            raise ArgError(self.describe())
+        amount, unit = float(found.group(1)), self.UNITS[found.group(2)]
+        amount *= 60 if found.group(2) == "m" else 1
+        if amount <= 0 or (unit != "seconds" and amount != int(amount)):
+            raise ArgError(
+                self.describe(), help="a positive number of seconds, or a whole number of epochs or steps"
+            )
+        return (unit, amount if unit == "seconds" else int(amount))
+
+
 @dataclass(frozen=True)
 class Choice(Kind):
     """One word from a fixed set, written bare (`padding=same`) or quoted."""

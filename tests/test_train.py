@@ -340,6 +340,7 @@ def test_binary_classifier_with_fused_sigmoid_and_global_penalties(tmp_path):
 
 
 def test_a_non_finite_loss_keeps_the_last_good_checkpoint(spec, tmp_path):
+    spec.write_text(SPEC.replace("seed = 3", 'seed = 3\n    checkpoint_every = "1 epoch"'))
     model = nnc.load(spec)
 
     class Corrupt(Progress):
@@ -504,3 +505,61 @@ def test_class_weights_by_name_meet_data_given_at_training_time(tmp_path):
     with pytest.raises(RunError) as e:
         nnc.load(spec).fit(tmp_path / "wolves.csv", out=tmp_path / "run2", epochs=1)
     assert e.value.code == "E410" and "`fox`" in e.value.message
+
+
+def test_max_steps_stops_inside_an_epoch_and_resuming_continues_exactly(spec, tmp_path):
+    """12 steps an epoch: 50 steps end 2 batches into epoch 5; resumed to 100 steps, and then
+    to the end of the spec's 6 epochs, the weights are those of runs never stopped."""
+    summary = nnc.load(spec).fit(out=tmp_path / "cut", steps=50, verbose=0).training_summary
+    assert (summary["steps"], summary["epochs_run"], summary["stopped_early"]) == (50, 4, False)
+    meta = json.loads(str(read_npz(tmp_path / "cut" / "checkpoint.npz")["state:meta"]))
+    assert (meta["step"], meta["batch"], meta["finished"]) == (50, 2, "finished 50 of 50 steps")
+    assert nnc.load(spec).fit(resume=tmp_path / "cut", steps=50, verbose=0).training_summary["steps"] == 50
+    nnc.load(spec).fit(resume=tmp_path / "cut", steps=100, verbose=0)
+    nnc.load(spec).fit(out=tmp_path / "whole100", steps=100, verbose=0)
+    assert same_weights(weights(tmp_path / "cut"), weights(tmp_path / "whole100"))
+    nnc.load(spec).fit(resume=tmp_path / "cut", verbose=0)  # no step limit: the spec's epochs
+    nnc.load(spec).fit(out=tmp_path / "whole", verbose=0)
+    assert same_weights(weights(tmp_path / "cut"), weights(tmp_path / "whole"))
+
+
+@pytest.mark.parametrize(
+    ("every", "saves"),
+    [
+        (None, 1),  # the default, 30 seconds: a run of a second checkpoints once, at its end
+        ('"1 epoch"', 6 + 1),
+        ('"4 epochs"', 1 + 1),
+        ('"5 steps"', 72 // 5 + 1),  # inside epochs too
+        ('"0.000001s"', 72 + 1),  # after every step (an epoch's last: at the epoch's end)
+    ],
+)
+def test_checkpoints_come_at_the_spec_s_cadence_and_at_the_end(spec, tmp_path, monkeypatch, every, saves):
+    from nnc.runtime.train.run_dir import RunDir
+
+    if every is not None:
+        spec.write_text(SPEC.replace("seed = 3", f"seed = 3\n    checkpoint_every = {every}"))
+    written = []
+    original = RunDir.save_checkpoint
+    monkeypatch.setattr(
+        RunDir,
+        "save_checkpoint",
+        lambda self, w, x, meta: (written.append(meta["step"]), original(self, w, x, meta)),
+    )
+    nnc.load(spec).fit(out=tmp_path / "run", verbose=0)
+    assert len(written) == saves and written[-1] == 72
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ('checkpoint_every = "5 hours"', 'a cadence: "30s", "5m", "2 epochs" or "500 steps"'),
+        ('checkpoint_every = "1.5 epochs"', "a whole number of epochs or steps"),
+        ("max_steps = 0", "max_steps"),
+    ],
+)
+def test_a_bad_cadence_or_step_limit_is_a_located_spec_error(spec, setting, message):
+    spec.write_text(SPEC.replace("seed = 3", f"seed = 3\n    {setting}"))
+    with pytest.raises(CompileError) as e:
+        nnc.load(spec)
+    (d,) = e.value.diagnostics
+    assert d.code == "E303" and d.span.line == 16 and message in d.message + (d.help or "")

@@ -437,7 +437,8 @@ def test_a_non_finite_loss_points_at_the_layer_and_keeps_the_last_checkpoint(pro
     # One epoch of warm-up at lr 1e30 * 1e-32 trains normally; the second epoch at 1e30 overflows.
     schedule = "sgd(lr=0.1, schedule=constant(warmup=1, warmup_start=1e-32))"
     (project / "blowup.nn").write_text(SPEC.replace("adam(lr=0.01)", schedule))
-    err = refused(nnc(project, "train", "blowup.nn", "--out", "run", "--lr", "1e30"), 5)
+    every_epoch = ("--set", 'train.checkpoint_every="1 epoch"')
+    err = refused(nnc(project, "train", "blowup.nn", "--out", "run", "--lr", "1e30", *every_epoch), 5)
     assert len(epoch_lines(err)) == 1
     assert "error[E501]: the loss became" in err and "at epoch 2, step" in err
     layer = re.search(r"from layer `(dense_[12])`", err)

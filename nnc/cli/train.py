@@ -16,6 +16,11 @@ from nnc.cli.common import EXIT_INTERRUPTED, SET, TARGET, load_model, target_col
     "--data", type=click.Path(), help="Training data (a file or a folder) instead of the spec's data.train."
 )
 @click.option("--epochs", type=click.IntRange(1), help="Number of epochs (overrides train.epochs).")
+@click.option(
+    "--steps",
+    type=click.IntRange(1),
+    help="Stop after this many optimizer steps, inside an epoch if need be (overrides train.max_steps).",
+)
 @click.option("--batch-size", type=click.IntRange(1), help="Mini-batch size (overrides train.batch_size).")
 @click.option(
     "--lr", type=click.FloatRange(0, min_open=True), help="Learning rate (overrides the optimizer's)."
@@ -37,6 +42,7 @@ def train(
     spec,
     data,
     epochs,
+    steps,
     batch_size,
     lr,
     seed,
@@ -69,6 +75,7 @@ def train(
             model.fit(
                 data,
                 epochs=epochs,
+                steps=steps,
                 batch_size=batch_size,
                 lr=lr,
                 seed=seed,

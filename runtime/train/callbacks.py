@@ -23,6 +23,8 @@ returns it from `checkpoint_state` as (JSON values, arrays) and takes it in `res
 
 from __future__ import annotations
 
+import time
+
 from nnc.runtime.schedules import make_schedule
 
 
@@ -120,20 +122,36 @@ class EarlyStopping(Callback):
 
 
 class Checkpoints(Callback):
-    """A checkpoint after every epoch, and one when training ends (marked finished unless it was
-    interrupted; the run is finished once its final files follow): the weights, the trainer's
-    state and every listener's, the spec hash and the data fingerprint (runtime/train/run_dir.py
-    lays it out)."""
+    """A checkpoint at the spec's cadence (train.checkpoint_every: every N seconds, epochs or
+    steps; seconds and steps may fall inside an epoch), and one when training ends (marked
+    finished unless it was interrupted; the run is finished once its final files follow): the
+    weights, the trainer's state and every listener's, the spec hash and the data fingerprint
+    (runtime/train/run_dir.py lays it out). A SIGKILL loses at most one cadence of work."""
 
-    def __init__(self, run, spec_hash: str, fingerprint: str):
+    def __init__(self, run, spec_hash: str, fingerprint: str, every: tuple[str, float]):
         self.run, self.spec_hash, self.fingerprint = run, spec_hash, fingerprint
+        self.unit, self.amount = every
+        self.last = time.monotonic()
+
+    def on_train_begin(self, logs: dict) -> None:
+        self.last = time.monotonic()
+
+    def on_batch_end(self, step: int, logs: dict) -> None:
+        due = step % self.amount == 0 if self.unit == "steps" else self._seconds_due()
+        if due and logs["batch"] < logs["batches"]:  # at an epoch's end, on_epoch_end decides
+            self.save(finished=None)
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
-        self.save(finished=None)
+        due = (epoch + 1) % self.amount == 0 if self.unit == "epochs" else self._seconds_due()
+        if due or (self.unit == "steps" and self.trainer.state.step % self.amount == 0):
+            self.save(finished=None)
 
     def on_train_end(self, logs: dict) -> None:
         trainer = self.trainer
         self.save(finished=None if trainer.interrupted else trainer.end_reason())
+
+    def _seconds_due(self) -> bool:
+        return self.unit == "seconds" and time.monotonic() - self.last >= self.amount
 
     def save(self, finished: str | None) -> None:
         trainer = self.trainer
@@ -141,13 +159,18 @@ class Checkpoints(Callback):
         meta.update(spec_hash=self.spec_hash, data=self.fingerprint, finished=finished)
         self.run.save_checkpoint(trainer.plan.params.to_dict(), arrays, meta)
         self.run.drop_aside()  # a run this one replaces (--overwrite) is gone only now
+        self.last = time.monotonic()
 
 
 class MetricsLog(Callback):
-    """metrics.csv: one row per finished epoch, rewritten whole after each."""
+    """metrics.csv: one row per finished epoch, rewritten whole after each, and flushed to disk
+    when training ends."""
 
     def __init__(self, run):
         self.run = run
 
     def on_epoch_end(self, epoch: int, logs: dict) -> None:
-        self.run.write_metrics(self.trainer.state.history)
+        self.run.write_metrics(self.trainer.state.history, durable=False)
+
+    def on_train_end(self, logs: dict) -> None:
+        self.run.write_metrics(self.trainer.state.history, durable=True)

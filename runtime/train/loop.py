@@ -87,7 +87,13 @@ class Trainer:
     def end_reason(self) -> str:
         if self.stop_reason is not None:
             return self.stop_reason
+        if self.steps_done():
+            return f"finished {self.state.step} of {self.config.max_steps} steps"
         return f"finished {self.state.epoch} of {self.config.epochs} epochs"
+
+    def steps_done(self) -> bool:
+        """Whether the step limit (train.max_steps, --steps) is reached."""
+        return self.config.max_steps is not None and self.state.step >= self.config.max_steps
 
     def checkpoint_state(self) -> tuple[dict, dict]:
         """(JSON values, arrays) of everything but the weights: the loop's state, the optimizer,
@@ -138,7 +144,12 @@ class Trainer:
     def _loop(self) -> None:
         state = self.state
         self._tell("on_train_begin", {})
-        while state.epoch < self.config.epochs and self.stop_reason is None and not self.interrupted:
+        while (
+            state.epoch < self.config.epochs
+            and self.stop_reason is None
+            and not self.interrupted
+            and not self.steps_done()
+        ):
             started = time.perf_counter()
             self._tell("on_epoch_begin", state.epoch, {})
             logs = self._epoch()
@@ -173,7 +184,7 @@ class Trainer:
         clip_norm = config.optimizer.params.get("clip_norm")
         clip_value = config.optimizer.params.get("clip_value")
         for b in range(state.batch, len(slices)):
-            if self.interrupted or self.stop_reason is not None:
+            if self.interrupted or self.stop_reason is not None or self.steps_done():
                 return None
             feeds = take(self.train, state.order[slices[b]])
             result = self.plan.gradients(feeds, self.rng)

@@ -90,7 +90,7 @@ def train_run(
         resumed = None
         if resume is not None:
             resumed = run.load_checkpoint()
-            _check_resumable(run, job.program_text, job.config.epochs, resumed[2])
+            _check_resumable(run, job.program_text, job.config.epochs, job.config.max_steps, resumed[2])
             if resumed[2]["finished"] and run.complete():
                 progress.info(f"{run.path}: {resumed[2]['finished']}; nothing to resume")
                 info = run.read_json("model.json")
@@ -133,7 +133,7 @@ def _train(job, run, read_data, resumed, overwrite, init_weights, start, progres
         schedule,
         *([early] if early else []),
         *callbacks,
-        Checkpoints(run, program_hash(job.program_text), fingerprint),
+        Checkpoints(run, program_hash(job.program_text), fingerprint, config.checkpoint_every),
         MetricsLog(run),
         progress,
     ]
@@ -186,7 +186,7 @@ def program_hash(program_text: str) -> str:
     return hashlib.sha256(program_text.encode("utf-8")).hexdigest()[:16]
 
 
-def _check_resumable(run: RunDir, now: str, epochs: int, meta: dict) -> None:
+def _check_resumable(run: RunDir, now: str, epochs: int, max_steps: int | None, meta: dict) -> None:
     before = run.file("program.ir").read_text(encoding="utf-8") if run.file("program.ir").exists() else ""
     if _without_epochs(before) != _without_epochs(now):
         changed = [
@@ -201,12 +201,15 @@ def _check_resumable(run: RunDir, now: str, epochs: int, meta: dict) -> None:
             path=str(run.path),
             help="resume with the spec the run started with, or start a new run with --out",
         )
-    if meta.get("finished") and meta.get("stopped_early") is False and epochs > meta["epoch"]:
-        meta["finished"] = None  # more epochs were asked for: train on, and finish again
+    if meta.get("finished") and meta.get("stopped_early") is False:
+        more_steps = max_steps is None or max_steps > meta["step"]
+        if epochs > meta["epoch"] and more_steps:
+            meta["finished"] = None  # more epochs or steps were asked for: train on, finish again
 
 
 def _without_epochs(ir_text: str) -> str:
-    return re.sub(r"epochs=\d+ ", "", ir_text)
+    """The program, less how long it trains: a run resumed for more epochs or steps is the same run."""
+    return re.sub(r" max_steps=\d+", "", re.sub(r"epochs=\d+ ", "", ir_text))
 
 
 def _summary(job: TrainJob, trainer: Trainer, early, fingerprint: str, seconds: float, run: RunDir) -> dict:

@@ -240,7 +240,9 @@ class RunDir:
         files = {str((location.parent / rel).resolve()): text for rel, text in imports.items()}
         return location, self.file("spec.nn").read_text(encoding="utf-8"), files
 
-    def write_metrics(self, history: list[dict]) -> None:
+    def write_metrics(self, history: list[dict], *, durable: bool) -> None:
+        """metrics.csv. Rewritten after every epoch, not flushed to disk each time (`durable`):
+        the checkpoint holds the same rows, and the end of training writes them durably."""
         if not history:
             return
         columns = list(history[0])
@@ -249,7 +251,7 @@ class RunDir:
         writer.writerow(columns)
         for row in history:
             writer.writerow([_cell(row.get(c)) for c in columns])
-        write_text(self.file("metrics.csv"), out.getvalue())
+        write_text(self.file("metrics.csv"), out.getvalue(), durable=durable)
 
     def write_text(self, name: str, text: str) -> None:
         write_text(self.file(name), text)
