@@ -393,7 +393,11 @@ class Model:
             dataset = self.dataset(data, labels=self.labels)
         datasets.warn_unseen(datasets.unseen(dataset.arrays, self.plan.categories()), dataset.source)
         self.plan.name_classes(self.labels, self.program.path)
-        return measure(self.plan, self.program.train.metrics, dataset.arrays)
+        logs = measure(self.plan, self.program.train.metrics, dataset.arrays)
+        for output, report in logs.get("classes", {}).items():  # per_class, in this order
+            n = len(report["per_class"])
+            report["labels"] = self.labels.get(self.target_of(output)) or [str(i) for i in range(n)]
+        return logs
 
     def predict(self, x, outputs: list[str] | None = None):
         """Outputs for raw inputs: an array for a one-input model, else a mapping of arrays.

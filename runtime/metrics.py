@@ -175,12 +175,52 @@ def confusion_matrix(predicted: np.ndarray, target: np.ndarray, n_classes: int) 
     return counts.reshape(n_classes, n_classes).astype(np.int64)
 
 
+def class_report(matrix: np.ndarray) -> dict:
+    """Per class (by index) and macro-averaged precision, recall and F1 from a confusion matrix
+    (rows: true class), with each class's support. A ratio of nothing (a class never predicted,
+    or never present) counts as 0, as scikit-learn's default does; the macro average is the
+    plain mean over classes."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    hits, predicted, actual = np.diag(matrix), matrix.sum(axis=0), matrix.sum(axis=1)
+    precision = np.divide(hits, predicted, out=np.zeros_like(hits), where=predicted > 0)
+    recall = np.divide(hits, actual, out=np.zeros_like(hits), where=actual > 0)
+    both = precision + recall
+    f1 = np.divide(2 * precision * recall, both, out=np.zeros_like(hits), where=both > 0)
+    per_class = [
+        {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(n)}
+        for p, r, f, n in zip(precision, recall, f1, actual, strict=True)
+    ]
+    macro = {"precision": float(precision.mean()), "recall": float(recall.mean()), "f1": float(f1.mean())}
+    return {"per_class": per_class, "macro": macro}
+
+
+def roc_auc(score: np.ndarray, target: np.ndarray) -> float | None:
+    """The area under the ROC curve of scores for a 0/1 target: the chance that a positive
+    sample scores above a negative one, ties counting half (the Mann-Whitney U statistic, from
+    average ranks). None when the target holds one class only: no curve."""
+    score, target = np.asarray(score, np.float64).ravel(), np.asarray(target).ravel() == 1
+    positives, negatives = int(target.sum()), int((~target).sum())
+    if positives == 0 or negatives == 0:
+        return None
+    order = np.argsort(score, kind="stable")
+    ranks = np.empty(len(score))
+    ranks[order] = np.arange(1, len(score) + 1)
+    ordered = score[order]  # tied scores share the mean of their ranks
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    ends = np.r_[starts[1:], len(score)]
+    for start, end in zip(starts, ends, strict=True):
+        if end - start > 1:
+            ranks[order[start:end]] = (start + 1 + end) / 2
+    return float((ranks[target].sum() - positives * (positives + 1) / 2) / (positives * negatives))
+
+
 def format_evaluation(logs: dict, labels: Mapping[str, list[str]]) -> str:
     """What `nnc eval` prints for `Model.evaluate`'s logs: the sample count, each loss and
     metric, and each classifier's confusion matrix with its class names (`labels`, by output;
     class indices where it has none)."""
     logs = dict(logs)
     confusion = logs.pop("confusion", {})
+    reports = logs.pop("classes", {})
     lines = [f"{logs.pop('samples')} samples"]
     lines += [f"{key:<16} {value:.4f}" for key, value in logs.items()]
     for output, matrix in confusion.items():
@@ -190,4 +230,20 @@ def format_evaluation(logs: dict, labels: Mapping[str, list[str]]) -> str:
         lines.append(" " * width + "".join(f"{x:>{width}}" for x in names))
         for name, row in zip(names, matrix, strict=True):
             lines.append(f"{name:>{width}}" + "".join(f"{v:>{width}}" for v in row))
+        if output in reports:
+            lines += _report_lines(reports[output], names)
     return "\n".join(lines) + "\n"
+
+
+def _report_lines(report: dict, names: list[str]) -> list[str]:
+    width = max(9, *(len(x) for x in names)) + 1
+    lines = [f"{'':>{width}}  precision  recall      f1  support"]
+    for name, row in zip(names, report["per_class"], strict=True):
+        scores = f"{row['precision']:9.4f}  {row['recall']:6.4f}  {row['f1']:6.4f}"
+        lines.append(f"{name:>{width}}  {scores}  {row['support']:7d}")
+    m = report["macro"]
+    lines.append(f"{'macro avg':>{width}}  {m['precision']:9.4f}  {m['recall']:6.4f}  {m['f1']:6.4f}")
+    if "roc_auc" in report:
+        auc = report["roc_auc"]
+        lines.append(f"{'ROC AUC':>{width}}  {'undefined: one class only' if auc is None else f'{auc:.4f}'}")
+    return lines

@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 import pytest
-from nnc.runtime.metrics import METRICS, confusion_matrix, make_metric
+from nnc.runtime.metrics import METRICS, class_report, confusion_matrix, make_metric, roc_auc
 from nnc.runtime.schema import Named
 
 
@@ -171,3 +171,64 @@ def test_confusion_matrix():
 def test_confusion_matrix_rejects_out_of_range_classes():
     with pytest.raises(ValueError, match=r"\[0, 3\)"):
         confusion_matrix(np.array([0, 3]), np.array([0, 1]), 3)
+
+
+def test_precision_recall_and_f1_per_class_and_macro_by_hand():
+    report = class_report(np.array([[5, 1, 0], [2, 3, 1], [0, 0, 4]]))
+    expected = [  # (precision, recall, f1, support), counted off the matrix by hand
+        (5 / 7, 5 / 6, 10 / 13, 6),
+        (3 / 4, 3 / 6, 0.6, 6),
+        (4 / 5, 4 / 4, 8 / 9, 4),
+    ]
+    for row, (p, r, f, n) in zip(report["per_class"], expected, strict=True):
+        assert (row["precision"], row["recall"], row["f1"]) == pytest.approx((p, r, f), rel=1e-12)
+        assert row["support"] == n
+    macro = report["macro"]
+    assert macro["precision"] == pytest.approx((5 / 7 + 3 / 4 + 4 / 5) / 3, rel=1e-12)
+    assert macro["f1"] == pytest.approx((10 / 13 + 0.6 + 8 / 9) / 3, rel=1e-12)
+    never = class_report(np.array([[2, 0], [1, 0]]))["per_class"][1]  # class 1: never predicted
+    assert (never["precision"], never["recall"], never["f1"]) == (0.0, 0.0, 0.0)
+
+
+def test_roc_auc_by_hand_ties_count_half():
+    # positives 0.35 and 0.8 against negatives 0.1 and 0.4: 3 of 4 pairs ordered right
+    assert roc_auc(np.array([0.1, 0.4, 0.35, 0.8]), np.array([0, 0, 1, 1])) == 0.75
+    # a positive tied with a negative counts half: (0.5 + 1 + 1 + 1) / 4
+    assert roc_auc(np.array([0.5, 0.5, 0.2, 0.9]), np.array([1, 0, 0, 1])) == 0.875
+    assert roc_auc(np.array([0.3, 0.6]), np.array([1, 1])) is None  # one class: no curve
+
+
+def test_nnc_eval_reports_the_classes_and_the_auc_of_a_binary_output(tmp_path):
+    from click.testing import CliRunner
+
+    import nnc
+    from nnc.cli import main
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 2, 200)
+    x = (y[:, None] * 1.0 + rng.standard_normal((200, 3))).astype(np.float32)
+    np.savez(tmp_path / "d.npz", x=x, y=y.astype(np.float32)[:, None])
+    (tmp_path / "b.nn").write_text(
+        """
+model b {
+    input x: float32[3]
+    dense(1) -> sigmoid as p
+}
+loss binary_cross_entropy(p, target=y)
+optimizer adam(lr=0.05)
+train { epochs = 20; batch_size = 20; metrics = [accuracy] }
+data { train = "d.npz"; test = "d.npz" }
+"""
+    )
+    model = nnc.load(tmp_path / "b.nn")
+    model.fit(out=tmp_path / "run", verbose=0)
+    args = ["eval", str(tmp_path / "b.nn"), "--weights", str(tmp_path / "run")]
+    logs = json.loads(CliRunner().invoke(main, [*args, "--format", "json"]).output)
+    report = logs["classes"]["p"]
+    score = model.predict(x).ravel()
+    assert report["roc_auc"] == pytest.approx(roc_auc(score, y), rel=1e-12) and report["roc_auc"] > 0.7
+    matrix = np.array(logs["confusion"]["p"])
+    assert report["per_class"][1]["recall"] == pytest.approx(matrix[1, 1] / matrix[1].sum())
+    assert report["labels"] == ["0", "1"]
+    text = CliRunner().invoke(main, args).output
+    assert f"   ROC AUC  {report['roc_auc']:.4f}\n" in text and "macro avg" in text

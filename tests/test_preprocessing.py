@@ -225,3 +225,13 @@ def test_impute_fills_with_the_mean_median_or_a_constant_and_marks_what_was_miss
     y, _ = op.forward(Context(), x, fill, strategy="mean", value=-1.0, indicator=True)
     assert y.dtype == np.float32
     assert y.tolist() == [[1, 4.5, -1, 0, 1, 1], [2, 4, -1, 0, 0, 1], [6, 5, -1, 0, 0, 1]]
+
+
+def test_a_marker_fitted_as_a_value_by_an_older_nnc_is_still_the_missing_category():
+    """Vocabularies fitted before markers were one category hold `NA` itself: every marker
+    still finds it, so an older model's predictions do not change."""
+    op = OPS["lookup"]
+    vocabulary = np.array([UNUSED, "b", "NA", UNUSED])
+    x = np.array([["NA"], [""], ["null"], ["b"], ["zz"]])
+    ids, _ = op.forward(None, x, vocabulary, max_tokens=4, output="index")
+    assert ids.ravel().tolist() == [2, 2, 2, 1, 0]

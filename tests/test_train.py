@@ -563,3 +563,23 @@ def test_a_bad_cadence_or_step_limit_is_a_located_spec_error(spec, setting, mess
         nnc.load(spec)
     (d,) = e.value.diagnostics
     assert d.code == "E303" and d.span.line == 16 and message in d.message + (d.help or "")
+
+
+def test_metrics_keep_every_digit_and_the_time_adds_up_over_resumes(spec, tmp_path):
+    import csv
+    import time
+
+    class Slow(Callback):
+        def on_batch_end(self, step, logs):
+            if step == 3:
+                time.sleep(0.3)
+
+    first = nnc.load(spec).fit(out=tmp_path / "run", steps=20, verbose=0, callbacks=[Slow()])
+    assert first.training_summary["seconds"] >= 0.3
+    second = nnc.load(spec).fit(resume=tmp_path / "run", steps=40, verbose=0)
+    assert second.training_summary["seconds"] >= 0.3 + min(second.history["seconds"])  # both parts
+    with open(tmp_path / "run" / "metrics.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    written = [float(r["val_loss"]) for r in rows]
+    history = json.loads(str(read_npz(tmp_path / "run" / "checkpoint.npz")["state:meta"]))["history"]
+    assert written == [h["val_loss"] for h in history]  # exactly: not 6 digits

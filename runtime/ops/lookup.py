@@ -66,9 +66,13 @@ def fit(x, *, max_tokens, output):
 
 
 def entries(vocabulary) -> tuple[np.ndarray, np.ndarray]:
-    """(values, their indices): the fitted entries, skipping the unused ones."""
+    """(values, their indices): the fitted entries, skipping the unused ones. A marker fitted as
+    a value of its own (by an nnc before markers were one category) is the missing category."""
     used = np.flatnonzero(vocabulary != UNUSED)
-    return vocabulary[used], used
+    values, slots = canonical(vocabulary[used]), used
+    first = np.unique(values, return_index=True)[1]  # one index per value: its first entry
+    keep = np.sort(first)
+    return values[keep], slots[keep]
 
 
 def forward(ctx, x, vocabulary, *, max_tokens, output):
@@ -119,6 +123,8 @@ def samples(rng):
     vocabulary = np.array([UNUSED, "b", "a", "", UNUSED])
     for output in ("index", "one_hot"):
         yield Sample((x, vocabulary), {"max_tokens": 5, "output": output})
+    older = np.array([UNUSED, "b", "NA", UNUSED, UNUSED])  # a marker fitted as a value
+    yield Sample((x, older), {"max_tokens": 5, "output": "index"})
 
 
 OP = OpDef(

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 from nnc.runtime.errors import RunError
 from nnc.runtime.executor import Plan
-from nnc.runtime.metrics import bind_metrics, confusion_matrix, make_metric
+from nnc.runtime.metrics import bind_metrics, class_report, confusion_matrix, make_metric, roc_auc
 
 EVAL_BATCH = 1024  # inference batches: large for speed, bounded for memory
 
@@ -64,7 +64,8 @@ def take(arrays: Mapping[str, np.ndarray], index) -> dict[str, np.ndarray]:
 def measure(plan: Plan, metric_configs, data: Mapping) -> dict:
     """`nnc eval`: the loss, the spec's metrics and the sample count over a whole data set,
     and for each classification output a confusion matrix (rows: true class, columns:
-    predicted) under "confusion"."""
+    predicted) under "confusion" and, under "classes", precision, recall and F1 per class and
+    macro-averaged, with the ROC AUC of a binary output (a sigmoid, or a softmax over two)."""
     classifiers = [t for t in plan.losses if t.op.classifier]
     logs, predictions = evaluate(
         plan, data, MetricSet(metric_configs, plan.losses), keep=[t.prediction for t in classifiers]
@@ -79,6 +80,12 @@ def measure(plan: Plan, metric_configs, data: Mapping) -> dict:
             target = target.astype(np.int64)
         matrix = confusion_matrix(predicted.reshape(-1), target.reshape(-1), n_classes)
         logs.setdefault("confusion", {})[term.prediction] = matrix.tolist()
+        report = class_report(matrix)
+        if n_classes == 2:  # a score in the order of class 1's probability: a logit will do
+            multiclass = term.op.trains == "multiclass"
+            score = prediction[..., 1] - prediction[..., 0] if multiclass else prediction
+            report["roc_auc"] = roc_auc(score, target)
+        logs.setdefault("classes", {})[term.prediction] = report
     return logs
 
 

@@ -77,12 +77,18 @@ class Trainer:
         self.state = TrainState()
         self.stop_reason: str | None = None
         self.interrupted = False
+        self.started: float | None = None  # when fit began
 
     # ---- what listeners call ------------------------------------------------------------
     def stop(self, reason: str) -> None:
         """Ends training after the current step (or, called at an epoch's end, before the next
         epoch). `reason` completes the run's last line: "stopped early at epoch 7 ..."."""
         self.stop_reason = reason
+
+    def seconds(self) -> float:
+        """Time spent training, over every part of a resumed run."""
+        running = time.perf_counter() - self.started if self.started is not None else 0.0
+        return self.state.seconds + running
 
     def end_reason(self) -> str:
         if self.stop_reason is not None:
@@ -99,6 +105,7 @@ class Trainer:
         """(JSON values, arrays) of everything but the weights: the loop's state, the optimizer,
         the generator, the metrics' running sums, and each listener's."""
         meta, arrays = self.state.checkpoint_state()
+        meta["seconds"] = self.seconds()
         meta.update(
             stopped_early=self.stop_reason is not None,
             stop_reason=self.stop_reason,
@@ -128,6 +135,7 @@ class Trainer:
 
     # ---- the loop -----------------------------------------------------------------------
     def fit(self) -> TrainState:
+        self.started = time.perf_counter()
         retain_freed_memory()  # steps reuse their memory instead of page-faulting it back in
         previous = signal.getsignal(signal.SIGINT)
         signal.signal(signal.SIGINT, self._interrupt)

@@ -10,7 +10,6 @@ import difflib
 import hashlib
 import platform
 import re
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,7 +159,6 @@ def _train(job, run, read_data, resumed, overwrite, init_weights, start, progres
         n_val = validation.n if validation is not None else 0
         sizes = f"{params.count} parameters; {train.n} training samples, {n_val} validation"
         progress.detail(f"{sizes}; run directory {run.path}")
-        started = time.perf_counter()
         state = trainer.fit()
     except BaseException:
         run.restore_aside()  # no checkpoint of the new run yet: the old one comes back whole
@@ -174,7 +172,7 @@ def _train(job, run, read_data, resumed, overwrite, init_weights, start, progres
         run.write_weights(
             params.to_dict(), program=job.program_text, labels=train.labels, columns=train.columns
         )
-        summary = _summary(job, trainer, early, fingerprint, time.perf_counter() - started, run)
+        summary = _summary(job, trainer, early, fingerprint, trainer.seconds(), run)
         run.write_json("summary.json", summary)
     progress.info(f"{reason}; weights in {run.file('weights.npz')}")
     optimizer = trainer.optimizer.state()
@@ -225,7 +223,7 @@ def _summary(job: TrainJob, trainer: Trainer, early, fingerprint: str, seconds: 
         "final": state.history[-1] if state.history else {},
         "seed": config.seed,
         "steps": state.step,
-        "seconds": round(seconds, 3),
+        "seconds": round(seconds, 3),  # training, over every part of a resumed run
         "parameters": job.plan.params.count,
         "data_fingerprint": fingerprint,
         "versions": {"nnc": nnc_version(), "numpy": np.__version__, "python": platform.python_version()},

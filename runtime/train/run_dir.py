@@ -427,5 +427,5 @@ def _cell(value) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
-        return f"{value:.6g}"
+        return repr(value)  # every digit: the value reads back exactly
     return str(value)

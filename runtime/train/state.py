@@ -20,14 +20,16 @@ class TrainState:
     order: np.ndarray | None = None  # the current epoch's sample order
     sums: dict = field(default_factory=dict)  # running loss and metric accumulators
     history: list = field(default_factory=list)  # one dict of logs per finished epoch
+    seconds: float = 0.0  # time spent training before this part of the run (resumes add up)
 
     def checkpoint_state(self) -> tuple[dict, dict]:
         """(JSON values, arrays) for a checkpoint."""
         meta = {"epoch": self.epoch, "step": self.step, "batch": self.batch, "sums": self.sums}
-        meta["history"] = self.history
+        meta["history"], meta["seconds"] = self.history, self.seconds
         return meta, ({"state:order": self.order} if self.order is not None else {})
 
     def restore_state(self, meta: dict, arrays: dict) -> None:
         self.epoch, self.step, self.batch = meta["epoch"], meta["step"], meta["batch"]
         self.sums, self.history = meta["sums"], meta["history"]
+        self.seconds = meta.get("seconds", 0.0)  # checkpoints before it was kept: not known
         self.order = arrays.get("state:order")
