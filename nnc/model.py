@@ -191,6 +191,7 @@ class Model:
         overwrite: bool = False,
         resume: str | Path | None = None,
         init_weights: str | Path | None = None,
+        tensorboard: bool = False,
         progress: Progress | None = None,
     ) -> History:
         """Train, writing a run directory (`out`, or the first free runs/<spec name>), and
@@ -208,7 +209,9 @@ class Model:
         verbose: 0 silent, 1 the progress of `nnc train` (a live bar on a terminal, a line per
         epoch otherwise), 2 one line per epoch. `callbacks`: nnc.Callback listeners (Keras's
         hooks; `self.stop_training()` ends training). `overwrite` replaces a run already in
-        `out`. `progress` replaces `verbose` with a display of the caller's (the CLI's)."""
+        `out`. `tensorboard` writes the metrics live for TensorBoard, in RUN/tensorboard (the
+        `tensorboard` extra). `progress` replaces `verbose` with a display of the caller's (the
+        CLI's)."""
         import sys
 
         from nnc.compiler.diagnostics import CompileError
@@ -252,6 +255,7 @@ class Model:
             start=start,
             progress=progress,
             callbacks=(*callbacks, history),
+            tensorboard=tensorboard,
         )
         self.training_summary, self._optimizer = result.summary, result.optimizer
         self.labels, self.feature_columns = result.labels, result.columns

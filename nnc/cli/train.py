@@ -34,6 +34,11 @@ from nnc.cli.common import EXIT_INTERRUPTED, SET, TARGET, load_model, target_col
 @click.option(
     "--init-weights", type=click.Path(), help="Start from these weights (.npz, or a run directory)."
 )
+@click.option(
+    "--tensorboard",
+    is_flag=True,
+    help="Also write the metrics for TensorBoard, live, in RUN_DIR/tensorboard (the tensorboard extra).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 @click.option("--verbose", "-v", is_flag=True, help="Also print sizes, the run directory and the lr.")
 @TARGET
@@ -50,6 +55,7 @@ def train(
     resume,
     overwrite,
     init_weights,
+    tensorboard,
     quiet,
     verbose,
     targets,
@@ -83,6 +89,7 @@ def train(
                 overwrite=overwrite,
                 resume=resume,
                 init_weights=init_weights,
+                tensorboard=tensorboard,
                 progress=progress,
             )
         finally:

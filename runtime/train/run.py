@@ -23,6 +23,7 @@ from nnc.runtime.train.callbacks import Callback, Checkpoints, EarlyStopping, Le
 from nnc.runtime.train.loop import Trainer, interrupts_held
 from nnc.runtime.train.progress import Progress
 from nnc.runtime.train.run_dir import RunDir, read_weights
+from nnc.runtime.train.tensorboard import TensorBoard, writer_class
 from nnc.runtime.version import nnc_version
 
 
@@ -75,6 +76,7 @@ def train_run(
     start: Start | None = None,
     progress: Progress | None = None,
     callbacks: Sequence[Callback] = (),
+    tensorboard: bool = False,
 ) -> RunResult:
     """Trains a new run in `out` (runs/<name> by default; `overwrite` replaces a run there once
     the new one has written its first checkpoint), or continues the run in `resume` exactly
@@ -82,8 +84,11 @@ def train_run(
     starts from fresh weights, from `init_weights` (a file), or from `start` (a model's current
     weights and optimizer: its preprocessing is not fitted again). The directory is locked for
     the run's life: one run per directory. `callbacks` listen after the schedule and early
-    stopping, before the checkpoint of each epoch."""
+    stopping, before the checkpoint of each epoch. `tensorboard` also writes the metrics as
+    TensorBoard event files, in RUN/tensorboard."""
     progress = progress or Progress(None, verbosity=0)
+    if tensorboard:
+        writer_class()  # a missing extra is said before a run directory is made
     run = RunDir(resume) if resume is not None else RunDir.fresh(out, job.name, overwrite=overwrite)
     with run.locked():
         resumed = None
@@ -102,6 +107,8 @@ def train_run(
                     None,
                     run.path,
                 )
+        if tensorboard:
+            callbacks = (*callbacks, TensorBoard(run.path))
         return _train(job, run, read_data, resumed, overwrite, init_weights, start, progress, callbacks)
 
 
