@@ -67,6 +67,7 @@ DATA = Signature(
         Arg("validation", Anything(), None),
         Arg("test", Anything(), None),
         Arg("standardize", Anything(), False),
+        Arg("standardize_targets", Anything(), False),
     ),
 )
 
@@ -348,16 +349,41 @@ class _ConfigBuilder:
                         spans["standardize"],
                         help=f"numeric inputs: {', '.join(numeric) or 'none'}",
                     )
+        targets = self.standardized_targets(
+            bound["standardize_targets"], losses, spans.get("standardize_targets")
+        )
         labels = {}
         if check_files and isinstance(sources.get("train"), str):
             labels = data.class_names(sources["train"], self.resolved.root, fields)
         return DataConfig(
             str(self.resolved.root),
             standardize=names,
+            standardize_targets=targets,
             labels=labels,
             spans={split: spans[split] for split in sources},
             **sources,
         )
+
+    def standardized_targets(self, setting, losses: tuple[LossTerm, ...], span) -> tuple[str, ...]:
+        """`standardize_targets`: true (every regression target read from data), false, or
+        the names of such targets."""
+        inputs = {i.name for i in self.graph.inputs}
+        regression = tuple(
+            dict.fromkeys(t.target for t in losses if not OPS[t.op].classifier and t.target not in inputs)
+        )
+        if setting is True or setting is False:
+            return regression if setting else ()
+        items = setting if isinstance(setting, tuple) else (setting,)
+        names = tuple(i.name if isinstance(i, Symbol) else str(i) for i in items)
+        for n in names:
+            if n not in regression:
+                self.diags.error(
+                    "E303",
+                    f"cannot standardize target `{n}`: not the data target of a regression loss",
+                    span,
+                    help=f"regression targets: {', '.join(regression) or 'none'}",
+                )
+        return tuple(n for n in names if n in regression)
 
     def name_classes(self, term: LossTerm, labels) -> LossTerm | None:
         """A loss whose attributes name classes (class_weights by name), with the names as class

@@ -123,6 +123,9 @@ class LossTerm:
     fused: str | None
     span: Span
     target_value: str | None = None
+    # With standardized targets: the (mean, std) parameter keys of the prediction's
+    # unstandardize node, whose input the loss reads, against (target - mean) / std.
+    target_scale: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -144,6 +147,7 @@ class DataConfig:
     validation: Any = None
     test: Any = None
     standardize: tuple[str, ...] = ()  # names of the inputs to standardize
+    standardize_targets: tuple[str, ...] = ()  # names of the regression targets to standardize
     # The class names of each class target of the training data (None: class indices), read at
     # check time where the file could be: what `nnc check` shows. Not part of the program.
     labels: Mapping[str, list[str] | None] = field(default_factory=dict, compare=False)
@@ -205,6 +209,7 @@ def format_program(program: Program) -> str:
     for loss in t.losses:
         fused = f" fused={loss.fused}" if loss.fused else ""
         fused += f" target_value={loss.target_value}" if loss.target_value else ""
+        fused += f" target_scale={'/'.join(loss.target_scale)}" if loss.target_scale else ""
         attrs = f" {{{_attrs(loss.attrs)}}}" if loss.attrs else ""
         lines.append(
             f"  loss {loss.op}({loss.input}, target={loss.target}: {loss.target_type})"
@@ -224,6 +229,8 @@ def format_program(program: Program) -> str:
             lines.append(f"  data.{split} {show(getattr(d, split))}")
     if d.standardize:
         lines.append(f"  data.standardize {', '.join(d.standardize)}")
+    if d.standardize_targets:
+        lines.append(f"  data.standardize_targets {', '.join(d.standardize_targets)}")
     if t.early_stopping:
         e = t.early_stopping
         lines.append(

@@ -36,6 +36,8 @@ class LossStep:
     weight: float
     attrs: Mapping
     target_value: str | None = None  # a model value to read the target from instead (see ir.LossTerm)
+    # (mean, std) parameter keys: the loss compares with (target - mean) / std (see ir.LossTerm)
+    target_scale: tuple[str, str] | None = None
 
     def target_of(self, values: Mapping, feeds: Mapping) -> np.ndarray:
         """The target array of a pass: the data, or the preprocessed input it names."""
@@ -65,7 +67,16 @@ class Plan:
         self.outputs = tuple(graph.outputs)
         self.params = params if params is not None else Parameters(graph.params)
         self.losses = tuple(
-            LossStep(OPS[t.op], t.prediction, t.input, t.target, t.weight, dict(t.attrs), t.target_value)
+            LossStep(
+                OPS[t.op],
+                t.prediction,
+                t.input,
+                t.target,
+                t.weight,
+                dict(t.attrs),
+                t.target_value,
+                t.target_scale,
+            )
             for t in losses
         )
         trainable = {k for k, p in self.params.specs.items() if p.trainable}
@@ -126,9 +137,11 @@ class Plan:
     def _losses(self, values, feeds, ctx: Context) -> tuple[list, list]:
         losses, caches = [], []
         for loss in self.losses:
-            value, cache = loss.op.forward(
-                ctx, values[loss.input], loss.target_of(values, feeds), **loss.attrs
-            )
+            target = loss.target_of(values, feeds)
+            if loss.target_scale is not None:
+                mean, std = (self.params.values[k] for k in loss.target_scale)
+                target = (target - mean) / std
+            value, cache = loss.op.forward(ctx, values[loss.input], target, **loss.attrs)
             losses.append(value)
             caches.append(cache)
         return losses, caches
@@ -172,11 +185,18 @@ class Plan:
         inputs over all of `feeds` (the training split), in graph order, so that a fitted step
         after another sees the first one's fitted output."""
         ctx = Context(training=False)
+        for step in self.steps:
+            if step.op.fits_target:  # from the target's data alone: nothing to run
+                fitted = step.op.fit(feeds[step.attrs["target"]], **step.attrs)
+                for key, value in zip(step.params, fitted, strict=True):
+                    self.params.set(key, value)
         values = {name: feeds[name] for name in self.inputs}
-        last = max((i for i, step in enumerate(self.steps) if step.op.fit), default=-1)
+        last = max(
+            (i for i, step in enumerate(self.steps) if step.op.fit and not step.op.fits_target), default=-1
+        )
         for step in self.steps[: last + 1]:
             args = [values[name] for name in step.inputs]
-            if step.op.fit is not None:
+            if step.op.fit is not None and not step.op.fits_target:
                 for key, fitted in zip(step.params, step.op.fit(*args, **step.attrs), strict=True):
                     self.params.set(key, fitted)
             args += [self.params.values[k] for k in step.params]

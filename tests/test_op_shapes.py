@@ -42,6 +42,7 @@ def flops(name, *shapes, **given):
 # (op, input shapes, attributes, output shape); "N" is replaced by a concrete batch too
 CASES = [
     ("standardize", [("N", 1, 8, 8)], {}, ("N", 1, 8, 8)),
+    ("unstandardize", [("N", 3)], {"target": "y"}, ("N", 3)),
     ("cast", [("N", 1, 28, 28)], {}, ("N", 1, 28, 28)),
     ("lookup", [("N", 2)], {"max_tokens": 8}, ("N", 2)),
     ("lookup", [("N", 1)], {"max_tokens": 8, "output": "one_hot"}, ("N", 1, 8)),

@@ -11,7 +11,11 @@ Fitted statistics are parameters (fitted on the training split, not trained), so
 the weights file, the export and the gate all see them as one more layer.
 
 A loss whose target is such an input (an autoencoder's `target=image`) compares with the input
-as the model sees it: the converted, standardized value."""
+as the model sees it: the converted, standardized value.
+
+- an `unstandardize` node after each regression prediction whose target `data {
+  standardize_targets = ... }` names: the network learns standardized targets, and the
+  prediction, with everything that reads it, is back in the target's units."""
 
 from __future__ import annotations
 
@@ -51,11 +55,45 @@ def insert_preprocessing(graph: Graph, train: TrainConfig, diags: Diagnostics) -
             standardized = _read_through(nodes, outputs, value, node, front)
             if value == seen.get(i.name, i.name):
                 seen[i.name] = standardized
+    losses = tuple(replace(t, target_value=seen[t.target]) if t.target in seen else t for t in train.losses)
+    losses = _standardize_targets(nodes, losses, train.data.standardize_targets, diags)
     if not seen and len(nodes) == len(graph.nodes):
         return graph, train
     graph = replace(graph, nodes=tuple(nodes), outputs=tuple(outputs))
-    losses = tuple(replace(t, target_value=seen[t.target]) if t.target in seen else t for t in train.losses)
     return infer_shapes(graph, diags), replace(train, losses=losses)
+
+
+def _standardize_targets(nodes: list[Node], losses, targets: tuple[str, ...], diags: Diagnostics):
+    """For each regression prediction P whose target is standardized: the layer that computed P
+    becomes `P.standardized`, and P is an `unstandardize` node after it, fitted on the target,
+    so that every reader of P, the graph's outputs and the metrics see the target's units. The
+    loss reads `P.standardized` against the standardized target."""
+    out = []
+    for t in losses:
+        if t.target not in targets:
+            out.append(t)
+            continue
+        at = next((k for k, n in enumerate(nodes) if n.name == t.prediction), None)
+        others = [u for u in losses if u.prediction == t.prediction and u is not t]
+        if at is None or others:
+            diags.error(
+                "E303",
+                f"cannot standardize target `{t.target}`: its prediction `{t.prediction}` "
+                + ("is a model input" if at is None else "is trained by more than one loss"),
+                t.span,
+                help="standardize the targets of predictions that one loss trains",
+            )
+            out.append(t)
+            continue
+        network = f"{t.prediction}.standardized"
+        original = nodes[at]
+        nodes[at] = replace(original, name=network)
+        nodes.insert(
+            at + 1, Node(t.prediction, "unstandardize", (network,), {"target": t.target}, original.span)
+        )
+        scale = (f"{t.prediction}.mean", f"{t.prediction}.std")
+        out.append(replace(t, input=network, target_scale=scale))
+    return tuple(out)
 
 
 def _read_through(nodes: list[Node], outputs: list[str], value: str, node: Node, front: list[int]) -> str:

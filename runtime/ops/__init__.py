@@ -43,6 +43,7 @@ from nnc.runtime.ops import (
     standardize,
     tanh,
     tokenize,
+    unstandardize,
 )
 from nnc.runtime.ops.base import OpDef
 
@@ -50,6 +51,8 @@ _ALL: list[OpDef] = [
     # preprocessing: inserted by the compiler after an input
     standardize.OP,
     cast.OP,
+    # inserted by the compiler after a prediction whose target is standardized
+    unstandardize.OP,
     # preprocessing layers, fitted on the training split
     lookup.OP,
     impute.OP,

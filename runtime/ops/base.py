@@ -162,6 +162,9 @@ class OpDef:
     # written as layers (lookup, impute); others are inserted by the compiler (`inserted`:
     # a `data { }` setting or an input's dtype asks for them) and never written.
     fit: Callable[..., tuple] | None = None
+    # fit reads the training split's array of the target its `target` attribute names, not its
+    # inputs (unstandardize: a regression output in its target's units)
+    fits_target: bool = False
     inserted: bool = False
     # (*fitted parameter values, **attrs) -> one line saying what was fitted, for `nnc check`
     # with data: "3 values: Biscoe, Dream, Torgersen"
