@@ -334,21 +334,14 @@ class _ConfigBuilder:
         # the inputs whose numbers are features: float32 and uint8 pixels; bool flags when named
         features = tuple(i.name for i in self.graph.inputs if i.type.dtype in ("float32", "uint8"))
         numeric = tuple(i.name for i in self.graph.inputs if i.type.dtype in ("float32", "uint8", "bool"))
-        if standardize is True:
-            names = features
-        elif standardize is False:
-            names = ()
-        else:
-            items = standardize if isinstance(standardize, tuple) else (standardize,)
-            names = tuple(i.name if isinstance(i, Symbol) else str(i) for i in items)
-            for n in names:
-                if n not in numeric:
-                    self.diags.error(
-                        "E303",
-                        f"cannot standardize `{n}`: not a numeric model input",
-                        spans["standardize"],
-                        help=f"numeric inputs: {', '.join(numeric) or 'none'}",
-                    )
+        names = self.chosen(
+            standardize,
+            features,
+            numeric,
+            spans.get("standardize"),
+            lambda n: f"cannot standardize `{n}`: not a numeric model input",
+            f"numeric inputs: {', '.join(numeric) or 'none'}",
+        )
         targets = self.standardized_targets(
             bound["standardize_targets"], losses, spans.get("standardize_targets")
         )
@@ -371,19 +364,27 @@ class _ConfigBuilder:
         regression = tuple(
             dict.fromkeys(t.target for t in losses if not OPS[t.op].classifier and t.target not in inputs)
         )
+        names = self.chosen(
+            setting,
+            regression,
+            regression,
+            span,
+            lambda n: f"cannot standardize target `{n}`: not the data target of a regression loss",
+            f"regression targets: {', '.join(regression) or 'none'}",
+        )
+        return tuple(n for n in names if n in regression)
+
+    def chosen(self, setting, every: tuple, allowed: tuple, span, problem, help: str) -> tuple[str, ...]:
+        """A setting that names some of a set: true (`every`), false (none), a name or a list
+        of names, each of which must be `allowed` (E303 at the setting otherwise)."""
         if setting is True or setting is False:
-            return regression if setting else ()
+            return every if setting else ()
         items = setting if isinstance(setting, tuple) else (setting,)
         names = tuple(i.name if isinstance(i, Symbol) else str(i) for i in items)
         for n in names:
-            if n not in regression:
-                self.diags.error(
-                    "E303",
-                    f"cannot standardize target `{n}`: not the data target of a regression loss",
-                    span,
-                    help=f"regression targets: {', '.join(regression) or 'none'}",
-                )
-        return tuple(n for n in names if n in regression)
+            if n not in allowed:
+                self.diags.error("E303", problem(n), span, help=help)
+        return names
 
     def name_classes(self, term: LossTerm, labels) -> LossTerm | None:
         """A loss whose attributes name classes (class_weights by name), with the names as class
