@@ -11,7 +11,13 @@ from conftest import ROOT
 SETUPTOOLS = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
 
 # Each top-level folder installs as one package of the `nnc` namespace.
-FOLDERS = {"nnc": "nnc", "grammar": "nnc.grammar", "compiler": "nnc.compiler", "runtime": "nnc.runtime"}
+FOLDERS = {
+    "nnc": "nnc",
+    "grammar": "nnc.grammar",
+    "compiler": "nnc.compiler",
+    "runtime": "nnc.runtime",
+    "report": "nnc.report",
+}
 
 # The layers, and the layers below each that it may import. `nnc` itself is the Python API.
 BELOW = {
@@ -19,7 +25,9 @@ BELOW = {
     "nnc.runtime": (),
     "nnc.compiler": ("nnc.grammar", "nnc.runtime"),
     "nnc": ("nnc.compiler", "nnc.grammar", "nnc.runtime"),
-    "nnc.cli": ("nnc", "nnc.compiler", "nnc.grammar", "nnc.runtime"),
+    # reporting reads what compiling and training wrote, beside the API
+    "nnc.report": ("nnc", "nnc.compiler", "nnc.grammar", "nnc.runtime"),
+    "nnc.cli": ("nnc", "nnc.report", "nnc.compiler", "nnc.grammar", "nnc.runtime"),
     "nnc.__main__": ("nnc.cli",),  # `python -m nnc` is the command line
 }
 
