@@ -1,4 +1,4 @@
-"""nnc graph: pictures of a model (and, later, of its training)."""
+"""nnc graph and nnc plot: pictures of a model and of its training."""
 
 from __future__ import annotations
 
@@ -29,3 +29,21 @@ def graph(spec, output, overrides) -> None:
         return
     render(dot, Path(output))
     click.echo(f"wrote {output}", err=True)
+
+
+@click.command()
+@click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="curves.png, .svg or .pdf (default: curves.png in the first run directory).",
+)
+def plot(runs, output) -> None:
+    """Training curves of one run directory, or of several overlaid: loss and every metric,
+    training and validation, with the best epoch and an early stop marked."""
+    from nnc.report.plot import plot as draw
+
+    path = Path(output) if output else Path(runs[0]) / "curves.png"
+    draw([Path(r) for r in runs], path)
+    click.echo(f"wrote {path}", err=True)
