@@ -7,7 +7,7 @@ calls the API or the runtime. Only click and the standard library are imported a
     check.py    nnc check
     train.py    nnc train, nnc eval
     export.py   nnc export, nnc predict
-    report.py   nnc graph, nnc plot
+    report.py   nnc graph, nnc plot, nnc report
 
 Exit codes: 0 success, 1 internal error, 2 usage error (click's, and an opset, provider or
 output that cannot be had), 3 invalid spec, 4 bad data or weights, 5 training failed (a
@@ -28,7 +28,7 @@ from nnc.cli.common import (
     Group,
 )
 from nnc.cli.export import export, predict
-from nnc.cli.report import graph, plot
+from nnc.cli.report import graph, plot, report
 from nnc.cli.train import evaluate, train
 
 __all__ = [
@@ -47,5 +47,5 @@ def main() -> None:
     """nnc: describe a neural network in a .nn spec, check it, train it, ship it as ONNX."""
 
 
-for command in (check, train, evaluate, export, predict, graph, plot):
+for command in (check, train, evaluate, export, predict, graph, plot, report):
     main.add_command(command)

@@ -1,4 +1,4 @@
-"""nnc graph and nnc plot: pictures of a model and of its training."""
+"""nnc graph, nnc plot and nnc report: pictures of a model and of its training, and a page."""
 
 from __future__ import annotations
 
@@ -46,4 +46,22 @@ def plot(runs, output) -> None:
 
     path = Path(output) if output else Path(runs[0]) / "curves.png"
     draw([Path(r) for r in runs], path)
+    click.echo(f"wrote {path}", err=True)
+
+
+@click.command()
+@click.argument("run", type=click.Path(exists=True, file_okay=False))
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False),
+    help="The page (default: report.html in the run directory).",
+)
+def report(run, output) -> None:
+    """One self-contained HTML page about a run: spec, summary, network, curves, metrics, an
+    evaluation on the test data, the export's status, settings and versions. Opens offline."""
+    from nnc.report.page import write
+
+    path = Path(output) if output else Path(run) / "report.html"
+    write(Path(run), path)
     click.echo(f"wrote {path}", err=True)

@@ -39,6 +39,7 @@ from nnc.cli.common import EXIT_INTERRUPTED, SET, TARGET, load_model, target_col
     is_flag=True,
     help="Also write the metrics for TensorBoard, live, in RUN_DIR/tensorboard (the tensorboard extra).",
 )
+@click.option("--report", is_flag=True, help="Write RUN_DIR/report.html at the end (the report extra).")
 @click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors.")
 @click.option("--verbose", "-v", is_flag=True, help="Also print sizes, the run directory and the lr.")
 @TARGET
@@ -56,6 +57,7 @@ def train(
     overwrite,
     init_weights,
     tensorboard,
+    report,
     quiet,
     verbose,
     targets,
@@ -75,10 +77,14 @@ def train(
         spec, overrides, reads=("validation",) if data else ("train", "validation"), settles=("W308",)
     )
     model.columns = target_columns(model, targets)
+    if report:  # a missing extra is said before training, not after it
+        from nnc.report.page import libraries
+
+        libraries()
     progress = Progress(sys.stderr, verbosity=0 if quiet else 2 if verbose else 1)
     try:
         try:
-            model.fit(
+            history = model.fit(
                 data,
                 epochs=epochs,
                 steps=steps,
@@ -97,6 +103,12 @@ def train(
     except Interrupted:
         click.echo("nnc: interrupted; checkpoint saved, continue with --resume", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    if report:
+        from nnc.report.page import write
+
+        page = history.run_dir / "report.html"
+        write(history.run_dir, page)
+        progress.info(f"report in {page}")
 
 
 @click.command(name="eval")

@@ -149,6 +149,7 @@ def export_file(
     model that fails the gate leaves nothing behind."""
     from nnc.runtime.files import write_atomic
     from nnc.runtime.onnx.gate import verify as verify_model
+    from nnc.runtime.onnx.metadata import gate_record
 
     model, values = to_onnx(
         program,
@@ -160,6 +161,8 @@ def export_file(
     )
     if verify:
         verify_model(model, values, program, plan, resolve_outputs(program.graph, outputs), verify_provider)
+    key, value = gate_record(verify, verify_provider)
+    model.metadata_props.add(key=key, value=value)
     path = Path(path)
     write_atomic(path, lambda f: f.write(model.SerializeToString()))
     return path

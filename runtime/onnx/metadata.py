@@ -14,6 +14,8 @@
     nnc.categories   {input: [value, ...]}: the categories the training data had, for each input
                      a lookup reads: predict counts the others (read as out of vocabulary)
     nnc.summary      the training summary (summary.json of the run)
+    nnc.gate         {"verified": bool, "provider": name or null}: whether the export gate ran,
+                     and on which execution provider (`--no-verify`: false, null)
 
 Every value is a JSON string. Files exported before the input standardization became part of
 the graph carry it as `nnc.standardize`, {input: {"mean": [...], "std": [...]}}: predict reads
@@ -40,6 +42,22 @@ SUMMARY = "nnc.summary"
 MISSING = "nnc.missing"
 CATEGORIES = "nnc.categories"
 STANDARDIZE = "nnc.standardize"
+GATE = "nnc.gate"
+
+
+def gate_record(verified: bool, provider: str | None) -> tuple[str, str]:
+    """The (key, value) an exported file carries to say whether the export gate passed, and on
+    which provider: `nnc report` shows it."""
+    return GATE, to_json({"verified": verified, "provider": provider if verified else None})
+
+
+def read_gate(props: Mapping[str, str]) -> dict | None:
+    """What `gate_record` wrote, or None (a file exported before it was kept, or not by nnc)."""
+    try:
+        value = json.loads(props[GATE]) if GATE in props else None
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) and isinstance(value.get("verified"), bool) else None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,84 @@
+"""`nnc report`: one self-contained page about a run, opened the way a person opens it — in a
+headless Chromium — and checked as rendered: the curves and the network are drawn, the console
+has no errors, and nothing is fetched from the network."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from conftest import ROOT
+
+from nnc.cli import main
+
+pytest.importorskip("matplotlib", reason="pip install 'nnc[report]'")
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory):
+    """The penguins trained with --report, then exported and reported again."""
+    folder = tmp_path_factory.mktemp("report")
+    run = folder / "run"
+    args = ["train", str(ROOT / "specs" / "penguins.nn"), "--out", str(run), "--report", "-q"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0 and (run / "report.html").exists(), result.output
+    assert CliRunner().invoke(main, ["export", str(run)]).exit_code == 0
+    assert CliRunner().invoke(main, ["report", str(run)]).exit_code == 0
+    return run / "report.html"
+
+
+def test_the_page_holds_everything_it_shows(page):
+    text = page.read_text(encoding="utf-8")
+    for heading in ("Summary", "Training curves", "Evaluation on the test data", "Network", "Export", "Spec"):
+        assert f"<h2>{heading}</h2>" in text
+    assert "Chinstrap" in text and "macro avg" in text  # the confusion matrix and the class report
+    assert "passed on cpu" in text and "ai.onnx.ml 3" in text  # the export's gate and opsets
+    assert '<span class="k">model</span>' in text  # the spec, highlighted
+    # self-contained: no script, no stylesheet or image from elsewhere
+    assert "<script" not in text and "<link" not in text
+    assert not re.search(r'(src|href)="(https?:)?//', text) and "url(http" not in text
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed: apt-get install chromium")
+def test_the_page_renders_in_a_browser_offline_without_errors(page, tmp_path):
+    from PIL import Image
+
+    base = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--disable-background-networking",
+    ]
+    # Any request would have to go through a proxy that does not exist; the net log lists them.
+    netlog = tmp_path / "net.json"
+    offline = ["--proxy-server=127.0.0.1:9", "--enable-logging=stderr", "--v=0", f"--log-net-log={netlog}"]
+    url = page.as_uri()
+    dom = subprocess.run([*base, *offline, "--dump-dom", url], capture_output=True, text=True, timeout=120)
+    assert dom.returncode == 0, dom.stderr
+    svgs = re.findall(r"<svg.*?</svg>", dom.stdout, re.S)
+    assert len(svgs) >= 2  # the curves and the network, drawn
+    curves = svgs[0]
+    assert len(re.findall(r"<path", curves)) > 20
+    console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line]
+    assert console == [], console
+    # Chromium asks google.com things of its own (time, accounts) whatever the page: not the page's.
+    hosts = set(re.findall(r'"https?://([^/"\s]+)', netlog.read_text(errors="replace")))
+    assert {h for h in hosts if not h.endswith(("google.com", "gvt1.com"))} == set(), hosts
+    shot = tmp_path / "page.png"
+    done = subprocess.run(
+        [*base, *offline, f"--screenshot={shot}", "--window-size=1280,2400", url],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and shot.exists(), done.stderr
+    pixels = np.asarray(Image.open(shot).convert("L"), dtype=np.float64)
+    assert pixels.std() > 20  # not a blank page: text, lines and tables drawn
+    assert (pixels < 128).mean() > 0.005
