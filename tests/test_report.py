@@ -82,3 +82,28 @@ def test_the_page_renders_in_a_browser_offline_without_errors(page, tmp_path):
     pixels = np.asarray(Image.open(shot).convert("L"), dtype=np.float64)
     assert pixels.std() > 20  # not a blank page: text, lines and tables drawn
     assert (pixels < 128).mean() > 0.005
+
+
+def test_a_regression_page_plots_predicted_against_true(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (120, 2)).astype(np.float32)
+    np.savez(tmp_path / "d.npz", x=x, y=(x.sum(1, keepdims=True) * 3).astype(np.float32))
+    (tmp_path / "r.nn").write_text(
+        """
+model r {
+    input x: float32[2]
+    dense(1) as out
+}
+loss mse(out, target=y)
+optimizer adam(lr=0.05)
+train { epochs = 5; batch_size = 16; validation = 0.2; metrics = [mae] }
+data { train = "d.npz"; test = "d.npz" }
+"""
+    )
+    result = CliRunner().invoke(
+        main, ["train", str(tmp_path / "r.nn"), "--out", str(tmp_path / "run"), "--report", "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    section = text[text.index("out: predicted against true") :]
+    assert "<svg" in section[:400] and "true y" in section and "Not exported" in text
