@@ -56,3 +56,52 @@ def test_numbers_strings_and_tuples():
     assert values[1].value == 0.001 and isinstance(values[1].value, float)
     assert values[2].value == 'x"y'
     assert isinstance(values[4], ast.Binary) and values[4].op == "//"
+
+
+SPEC = "model m {\n  input x: float32[3]\n  dense(4) -> relu as y\n}\nloss mse(y, target=t)\n"
+
+
+def _same_trees(a, b):
+    """Equal trees, down to every node's source position (diagnostics point with them)."""
+    assert a == b
+    for x, y in zip(a.iter_subtrees(), b.iter_subtrees(), strict=True):
+        assert (x.meta.line, x.meta.column, x.meta.end_pos) == (y.meta.line, y.meta.column, y.meta.end_pos)
+
+
+def test_the_built_parser_is_cached_and_loaded_without_rebuilding(tmp_path, monkeypatch):
+    import lark
+    from nnc.grammar import load_parser
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    build = load_parser.__wrapped__  # past the in-process cache
+    fresh = build()
+    (cached_file,) = (tmp_path / "nnc").glob("parser-*.lark")
+
+    def no_building(*args, **kwargs):
+        raise AssertionError("the parser was built again instead of loaded")
+
+    with monkeypatch.context() as m:
+        m.setattr(lark.Lark, "__init__", no_building)
+        cached = build()
+    _same_trees(fresh.parse(SPEC, start="start"), cached.parse(SPEC, start="start"))
+    assert cached.parse("2 * hidden", start="expr") == fresh.parse("2 * hidden", start="expr")
+    assert cached_file.exists()
+
+
+def test_a_damaged_or_unwritable_cache_only_means_building(tmp_path, monkeypatch):
+    from nnc.grammar import load_parser
+
+    build = load_parser.__wrapped__
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    build()
+    (cached_file,) = (tmp_path / "nnc").glob("parser-*.lark")
+    cached_file.write_bytes(b"not a parser")
+    reference = build().parse(SPEC, start="start")  # damaged: built again, and the file rewritten
+    assert cached_file.read_bytes() != b"not a parser"
+    _same_trees(build().parse(SPEC, start="start"), reference)
+
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))  # its nnc folder cannot be made
+    _same_trees(build().parse(SPEC, start="start"), reference)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a-file", "nnc"]
