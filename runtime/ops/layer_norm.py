@@ -8,6 +8,7 @@ dx = (g - mean(g) - xhat * mean(g * xhat)) / sqrt(var + epsilon), dscale = sum d
 dbias = sum dy (the sums over every axis but the last)."""
 
 import numpy as np
+from nnc.runtime.ops import rows
 from nnc.runtime.ops.base import OpDef, ParamSpec, Sample, check_rank, ones, zeros
 from nnc.runtime.schema import Arg, Float
 
@@ -25,12 +26,26 @@ def params(x, *, epsilon):
     )
 
 
+# The means and sums go through BLAS (ops/rows.py), and every pass writes into an array the
+# kernel made: the fewest passes over the (N, ..., D) arrays.
+def _mean_last(x: np.ndarray) -> np.ndarray:
+    """The means along the last axis, keeping it: (N, ..., 1)."""
+    means = rows.sum_last(x)
+    means *= x.dtype.type(1 / x.shape[-1])
+    return means[..., None]
+
+
 def forward(ctx, x, scale, bias, *, epsilon):
-    mean = x.mean(axis=-1, keepdims=True)
-    centered = x - mean
-    rstd = 1 / np.sqrt((centered * centered).mean(axis=-1, keepdims=True) + epsilon)
-    xhat = centered * rstd  # (N, ..., D)
-    return xhat * scale + bias, (xhat, rstd, scale)
+    xhat = x - _mean_last(x)  # centered, then normalized in place
+    square = np.multiply(xhat, xhat)
+    rstd = _mean_last(square)
+    rstd += x.dtype.type(epsilon)
+    np.sqrt(rstd, out=rstd)
+    np.divide(1, rstd, out=rstd)
+    xhat *= rstd  # (N, ..., D)
+    y = np.multiply(xhat, scale, out=square)
+    y += bias
+    return y, (xhat, rstd, scale)
 
 
 def backward(ctx, dy, cache, *, epsilon):
@@ -38,10 +53,13 @@ def backward(ctx, dy, cache, *, epsilon):
     dx = None
     if ctx.wants(0):
         g = dy * scale
-        dx = (g - g.mean(axis=-1, keepdims=True) - xhat * (g * xhat).mean(axis=-1, keepdims=True)) * rstd
-    rows = tuple(range(dy.ndim - 1))
-    dscale = (dy * xhat).sum(axis=rows) if ctx.wants(1) else None
-    dbias = dy.sum(axis=rows) if ctx.wants(2) else None
+        dx = np.multiply(g, xhat)
+        dx = np.multiply(xhat, _mean_last(dx), out=dx)
+        dx += _mean_last(g)
+        np.subtract(g, dx, out=dx)
+        dx *= rstd
+    dscale = rows.sum_leading(dy * xhat) if ctx.wants(1) else None
+    dbias = rows.sum_leading(dy) if ctx.wants(2) else None
     return dx, dscale, dbias
 
 

@@ -34,6 +34,7 @@ Layout (rows index inputs; head h owns columns h * key_dim to (h + 1) * key_dim)
 import math
 
 import numpy as np
+from nnc.runtime.ops import rows
 from nnc.runtime.ops.base import (
     OpDef,
     ParamSpec,
@@ -165,8 +166,7 @@ def forward(ctx, *inputs, heads, key_dim, causal, dropout, bias):
     visible = _visible(tq, tk, mask, causal)
     if visible is not None:
         s = np.where(visible, s, np.asarray(HIDDEN, s.dtype))
-    e = np.exp(s - s.max(axis=-1, keepdims=True))
-    a = e / e.sum(axis=-1, keepdims=True)
+    a = rows.softmax_last(s)
     keep, weights = None, a
     if ctx.training and dropout > 0:
         keep = ctx.rng.random(a.shape, dtype=np.float32) >= dropout
@@ -187,7 +187,8 @@ def backward(ctx, dy, cache, *, heads, key_dim, causal, dropout, bias):
     da = d_out @ v.transpose(0, 1, 3, 2)
     if keep is not None:
         da = da * keep * np.asarray(1 / (1 - dropout), da.dtype)
-    ds = a * (da - (da * a).sum(axis=-1, keepdims=True))
+    ds = da - rows.sum_last(da * a)[..., None]
+    ds *= a
     if visible is not None:
         # a hidden score is the constant -1e9: nothing flows back through it (in a fully masked
         # row its weight is not 0, so this is not implied by a = 0)
@@ -205,9 +206,9 @@ def backward(ctx, dy, cache, *, heads, key_dim, causal, dropout, bias):
         grads.append(np.zeros_like(mask) if ctx.wants(2) else None)
     i = len(grads)  # the parameters' first index
     products = ((x, dq), (m, dk), (m, dv), (heads_out, dy2))
-    grads += [rows.T @ g if ctx.wants(i + j) else None for j, (rows, g) in enumerate(products)]
+    grads += [data.T @ g if ctx.wants(i + j) else None for j, (data, g) in enumerate(products)]
     if bias:
-        grads += [g.sum(axis=0) if ctx.wants(i + 4 + j) else None for j, (_, g) in enumerate(products)]
+        grads += [rows.sum_leading(g) if ctx.wants(i + 4 + j) else None for j, (_, g) in enumerate(products)]
     return tuple(grads)
 
 
