@@ -27,6 +27,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 import numpy as np
+from nnc.runtime import threads
 from nnc.runtime.schedules import SCHEDULES
 from nnc.runtime.schema import Arg, Bool, Float, Named, Optional, Signature, Table
 
@@ -105,18 +106,28 @@ class Optimizer(ABC):
         self._scratch = np.empty(size, np.float32)
 
     def step(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
-        """One update of `params` in place, with learning rate `lr` (the schedule's)."""
+        """One update of `params` in place, with learning rate `lr` (the schedule's). Every
+        rule works entry by entry, so the buffers are updated piece by piece on every thread
+        (runtime/threads.py): the same values, on all cores."""
         self.t += 1
-        self._update(params, grads, lr)
+
+        def piece(start: int, stop: int) -> None:
+            part = slice(start, stop)
+            buffers = {name: buffer[part] for name, buffer in self.buffers.items()}
+            self._update(params[part], grads[part], lr, buffers, self._scratch[part])
+
+        threads.split(len(params), 1, piece)
 
     @abstractmethod
-    def _update(self, params: np.ndarray, grads: np.ndarray, lr: float) -> None:
-        """The rule itself; `self.t` is already the number of this step."""
+    def _update(self, params, grads, lr: float, buffers: dict[str, np.ndarray], s: np.ndarray) -> None:
+        """The rule itself, on one piece of the buffers (`buffers` the state's, `s` scratch);
+        `self.t` is already the number of this step."""
 
-    def _add_scaled(self, y: np.ndarray, a: float, x: np.ndarray) -> None:
-        """y += a * x without a temporary."""
-        np.multiply(x, a, out=self._scratch)
-        y += self._scratch
+    @staticmethod
+    def _add_scaled(y: np.ndarray, a: float, x: np.ndarray, s: np.ndarray) -> None:
+        """y += a * x without a temporary (s is scratch)."""
+        np.multiply(x, a, out=s)
+        y += s
 
     def state(self) -> dict[str, np.ndarray]:
         """Copies of everything a resumed run needs to continue bit for bit."""
@@ -156,19 +167,19 @@ class SGD(Optimizer):
         super().__init__(size, {"momentum": 0.0} if momentum else {})
         self.momentum, self.nesterov, self.weight_decay = momentum, nesterov, weight_decay
 
-    def _update(self, params, grads, lr):
+    def _update(self, params, grads, lr, buffers, s):
         if self.weight_decay:
-            self._add_scaled(grads, self.weight_decay, params)
+            self._add_scaled(grads, self.weight_decay, params, s)
         if self.momentum:
             # b starts at 0, so the first step gives b = g, as PyTorch's first-step special case
-            b = self.buffers["momentum"]
+            b = buffers["momentum"]
             b *= self.momentum
             b += grads
             if self.nesterov:
-                self._add_scaled(grads, self.momentum, b)
+                self._add_scaled(grads, self.momentum, b, s)
             else:
                 grads = b
-        self._add_scaled(params, -lr, grads)
+        self._add_scaled(params, -lr, grads, s)
 
 
 class Adam(Optimizer):
@@ -189,20 +200,20 @@ class Adam(Optimizer):
         self.beta1, self.beta2, self.epsilon = beta1, beta2, epsilon
         self.weight_decay, self.amsgrad, self.decoupled = weight_decay, amsgrad, decoupled
 
-    def _update(self, params, grads, lr):
-        m, v, s = self.buffers["m"], self.buffers["v"], self._scratch
+    def _update(self, params, grads, lr, buffers, s):
+        m, v = buffers["m"], buffers["v"]
         if self.weight_decay and self.decoupled:
             params *= 1.0 - lr * self.weight_decay
         elif self.weight_decay:
-            self._add_scaled(grads, self.weight_decay, params)
+            self._add_scaled(grads, self.weight_decay, params, s)
         m *= self.beta1
-        self._add_scaled(m, 1.0 - self.beta1, grads)
+        self._add_scaled(m, 1.0 - self.beta1, grads, s)
         v *= self.beta2
         np.multiply(grads, grads, out=s)
         s *= 1.0 - self.beta2
         v += s
         if self.amsgrad:
-            v = np.maximum(self.buffers["v_max"], v, out=self.buffers["v_max"])
+            v = np.maximum(buffers["v_max"], v, out=buffers["v_max"])
         # lr / c1 * m / (sqrt(v) / c2 + eps) with c1 = 1 - b1^t and c2 = sqrt(1 - b2^t), written
         # as (lr c2 / c1) * m / (sqrt(v) + eps c2): the same value with one pass fewer over the
         # buffers (a pass is about 2% of the MLP reference step)
@@ -223,18 +234,18 @@ class RMSprop(Optimizer):
         self.rho, self.momentum, self.epsilon = rho, momentum, epsilon
         self.centered, self.weight_decay = centered, weight_decay
 
-    def _update(self, params, grads, lr):
-        v, s = self.buffers["v"], self._scratch
+    def _update(self, params, grads, lr, buffers, s):
+        v = buffers["v"]
         if self.weight_decay:
-            self._add_scaled(grads, self.weight_decay, params)
+            self._add_scaled(grads, self.weight_decay, params, s)
         v *= self.rho
         np.multiply(grads, grads, out=s)
         s *= 1.0 - self.rho
         v += s
         if self.centered:
-            mean = self.buffers["mean"]
+            mean = buffers["mean"]
             mean *= self.rho
-            self._add_scaled(mean, 1.0 - self.rho, grads)
+            self._add_scaled(mean, 1.0 - self.rho, grads, s)
             np.multiply(mean, mean, out=s)
             np.subtract(v, s, out=s)
             # NOTE: v >= mean^2 in exact arithmetic; rounding can dip below 0, where sqrt is nan
@@ -245,7 +256,7 @@ class RMSprop(Optimizer):
         s += self.epsilon
         np.divide(grads, s, out=s)  # s = g / (sqrt(v~) + eps)
         if self.momentum:
-            b = self.buffers["momentum"]
+            b = buffers["momentum"]
             b *= self.momentum
             b += s
             np.multiply(b, lr, out=s)
@@ -259,10 +270,10 @@ class Adagrad(Optimizer):
         super().__init__(size, {"sum": initial_accumulator})
         self.epsilon, self.weight_decay = epsilon, weight_decay
 
-    def _update(self, params, grads, lr):
-        total, s = self.buffers["sum"], self._scratch
+    def _update(self, params, grads, lr, buffers, s):
+        total = buffers["sum"]
         if self.weight_decay:
-            self._add_scaled(grads, self.weight_decay, params)
+            self._add_scaled(grads, self.weight_decay, params, s)
         np.multiply(grads, grads, out=s)
         total += s
         np.sqrt(total, out=s)
