@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -46,15 +47,29 @@ def split(rows: int, row_size: int, work: Callable[[int, int], None]) -> None:
         work(0, rows)
         return
     numbers = itertools.count()  # next() on it is atomic under the GIL: each piece runs once
+    lock, finished, errors = threading.Lock(), threading.Event(), []
+    done = 0
 
     def take() -> None:
+        nonlocal done
         while (i := next(numbers)) < pieces:
-            work(i * per_piece, min(rows, (i + 1) * per_piece))
+            try:
+                work(i * per_piece, min(rows, (i + 1) * per_piece))
+            except BaseException as e:  # noqa: BLE001 - raised again in the caller, below
+                errors.append(e)
+            with lock:
+                done += 1
+                if done == pieces:
+                    finished.set()
 
     global _pool
     if _pool is None:
         _pool = ThreadPoolExecutor(max(1, count() - 1), thread_name_prefix="nnc")
-    helpers = [_pool.submit(take) for _ in range(threads - 1)]
+    for _ in range(threads - 1):
+        _pool.submit(take)
     take()
-    for helper in helpers:
-        helper.result()  # waits, and raises what a piece raised
+    # Wait for the pieces, not for the helpers: one still waiting for a core (the machine is
+    # busy) finds nothing left when it starts, and nobody waited for it.
+    finished.wait()
+    if errors:
+        raise errors[0]
