@@ -7,8 +7,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from report import Section
 from side_by_side import alternate
+from tables import Section
 from workloads import chosen
 
 BATCHES = (1, 256)
@@ -24,7 +24,7 @@ def inference(torch, args, ceiling: float) -> Section:
 
     judged = args.threads == 1
     section = Section(
-        "Inference: onnxruntime (nnc predict) against PyTorch eager",
+        f"Inference: onnxruntime (nnc predict) against PyTorch eager ({args.threads} thread(s))",
         ["workload", "batch", "onnxruntime ms", "torch ms", "onnxruntime / torch", "target",
          "onnxruntime samples/s", "torch samples/s", "FLOPs at the ceiling, ms"],
     )  # fmt: skip

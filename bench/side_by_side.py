@@ -9,6 +9,10 @@ import time
 from collections.abc import Callable
 
 TOLERANCE = 1e-5  # the gradients' worst relative disagreement allowed before timing
+# Seconds to wait before each round: the runtime timed before leaves its worker threads
+# spinning for a while after its last parallel region (OpenMP's and OpenBLAS's wait policies),
+# and on a machine with few cores those spinning threads would slow down whatever runs next.
+SETTLE = 0.25
 
 
 def pin_threads(threads: int) -> None:
@@ -49,6 +53,7 @@ def alternate(steps: dict[str, Callable[[], object]], rounds: int, per_round: in
             step()
     for _ in range(rounds):
         for name, step in steps.items():
+            time.sleep(SETTLE)
             for _ in range(per_round):
                 begin = time.perf_counter()
                 step()

@@ -7,11 +7,13 @@ import statistics
 import time
 
 import numpy as np
-from report import Section
 from side_by_side import TOLERANCE, alternate, gradient_difference
+from tables import Section
 from workloads import chosen, mlp
 
 CEILING_SIZE = 1024  # the square float32 matmul whose speed is the ceiling
+EAGER_TARGET = 0.9  # nnc / torch eager, every workload, at every thread setting
+CEILING_TARGET = 0.8  # the MLP step's matmul work over the ceiling, at one thread
 
 
 def matmul_ceiling(runs: int = 15) -> float:
@@ -80,9 +82,8 @@ class Pair:
 
 
 def training_steps(torch, args, ceiling: float) -> Section:
-    judged = args.threads == 1  # the targets are defined at one thread
     section = Section(
-        "Training steps",
+        f"Training steps: nnc against torch eager ({args.threads} thread(s))",
         [
             "workload",
             "batch",
@@ -106,15 +107,15 @@ def training_steps(torch, args, ceiling: float) -> Section:
             continue
         seconds = pair.time(args.rounds, args.steps)
         ratio = seconds["nnc"] / seconds["torch"]
-        verdict = ""
-        if judged:
-            verdict = " PASS" if ratio <= workload.target else " FAIL"
-            if ratio > workload.target:
-                section.fail(f"{workload.name}: nnc / torch {ratio:.2f} > {workload.target}")
+        verdict = " PASS" if ratio <= EAGER_TARGET else " FAIL"
+        if ratio > EAGER_TARGET:
+            section.fail(
+                f"{workload.name}, {args.threads} thread(s): nnc / torch {ratio:.2f} > {EAGER_TARGET}"
+            )
         section.row(
             workload.name, workload.batch, f"{difference:.1e}",
             f"{seconds['nnc'] * 1e3:.2f}", f"{seconds['torch'] * 1e3:.2f}", f"{ratio:.2f}{verdict}",
-            f"<= {workload.target}", f"{workload.batch / seconds['nnc']:.0f}",
+            f"<= {EAGER_TARGET}", f"{workload.batch / seconds['nnc']:.0f}",
             f"{workload.batch / seconds['torch']:.0f}",
         )  # fmt: skip
         flops = workload.matmul_flops()
@@ -122,11 +123,17 @@ def training_steps(torch, args, ceiling: float) -> Section:
             fraction = flops / seconds["nnc"] / ceiling
             line = (
                 f"{workload.name} step: {flops / seconds['nnc'] / 1e9:.1f} GFLOP/s of matmul work "
-                f"({flops / 1e6:.0f} MFLOP per step), {fraction:.0%} of the ceiling (target >= 75%)"
+                f"({flops / 1e6:.0f} MFLOP per step), {fraction:.0%} of the ceiling"
             )
-            if judged and fraction < 0.75:
-                section.fail(f"{workload.name}: {fraction:.0%} of the matmul ceiling (< 75%)")
-            section.note(line + (" PASS" if judged and fraction >= 0.75 else " FAIL" if judged else ""))
+            if args.threads == 1:  # the target is set at one thread
+                line += (
+                    f" (target >= {CEILING_TARGET:.0%}) {'PASS' if fraction >= CEILING_TARGET else 'FAIL'}"
+                )
+                if fraction < CEILING_TARGET:
+                    section.fail(
+                        f"{workload.name}: {fraction:.0%} of the matmul ceiling (< {CEILING_TARGET:.0%})"
+                    )
+            section.note(line)
             # Where the rest of the step goes: the optimizer's elementwise passes over every
             # parameter, which no matmul speed shortens.
             parts = alternate(
@@ -142,7 +149,7 @@ def training_steps(torch, args, ceiling: float) -> Section:
     section.note(
         f"Median of {args.rounds} alternating rounds of {args.steps} steps, {args.threads} thread(s). "
         "Gradients: one float64 step from the same weights, worst parameter's max abs difference "
-        f"over its max abs value (must be <= {TOLERANCE:g}). Targets apply at one thread."
+        f"over its max abs value (must be <= {TOLERANCE:g})."
     )
     return section
 

@@ -22,7 +22,6 @@ class Workload(ABC):
     name: str
     spec: str
     batch: int
-    target: float  # the ratio nnc / torch to stay under (one thread, median)
     lr: float
     inputs: ClassVar[tuple[str, ...]] = ()  # the model inputs torch's forward takes, in order
     target_name: ClassVar[str] = "label"
@@ -106,7 +105,6 @@ optimizer adam(lr=1e-3)
 train {{ batch_size = {batch}; seed = 0 }}
 """,
         batch,
-        target=0.9,
         lr=1e-3,
         widths=(784, width, width // 2, 10),
     )
@@ -177,7 +175,6 @@ optimizer sgd(lr=0.01, momentum=0.9)
 train { batch_size = 64; seed = 0 }
 """,
     64,
-    target=0.85,
     lr=0.01,
 )
 
@@ -249,7 +246,6 @@ optimizer adam(lr=1e-3)
 train { batch_size = 64; seed = 0 }
 """,
     64,
-    target=1.1,
     lr=1e-3,
 )
 
@@ -353,7 +349,6 @@ optimizer adam(lr=1e-3)
 train { batch_size = 32; seed = 0 }
 """,
     32,
-    target=1.2,
     lr=1e-3,
 )
 

@@ -99,7 +99,7 @@ def test_mlp_matmul_flops_count_forward_and_backward_products():
 
 @pytest.mark.usefixtures("bench_modules")
 def test_results_are_written_whole_with_every_section(tmp_path):
-    from report import Section, write
+    from tables import Section, write
 
     section = Section("Training steps", ["workload", "ms"])
     section.row("MLP", "1.80")
