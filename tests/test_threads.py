@@ -69,3 +69,21 @@ def test_the_optimizer_update_is_the_same_bits_on_one_thread_or_several(monkeypa
     assert np.array_equal(w1, w4)
     assert all(np.array_equal(s1[k], s4[k]) for k in s1)
     assert not np.array_equal(w1, start)
+
+
+def test_the_convolution_copies_its_windows_the_same_on_several_threads(monkeypatch):
+    from nnc.runtime.ops import OPS
+    from nnc.runtime.ops.base import Context
+
+    conv = OPS["conv2d"]
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 16, 9, 8)).astype(np.float32)  # 16 channels: the one-copy path
+    weight, bias = rng.standard_normal((5, 16, 3, 3)).astype(np.float32), np.zeros(5, np.float32)
+    attrs = {"filters": 5, "kernel": (3, 3), "stride": (1, 1), "padding": (1, 1, 1, 1), "dilation": (1, 1)}
+    attrs |= {"groups": 1, "bias": True}
+    outputs = []
+    for count, piece in (("1", 1 << 15), ("3", 16)):
+        monkeypatch.setenv("OMP_NUM_THREADS", count)
+        monkeypatch.setattr(threads, "PIECE", piece)  # one piece per output row
+        outputs.append(conv.forward(Context(training=False), x, weight, bias, **attrs)[0])
+    assert np.array_equal(*outputs)
