@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 from tables import Section
-from training import Pair
+from workers import Worker, alternate
 from workloads import chosen
 
 RISE = 2.0  # nnc's step time, busy over idle, at most
@@ -30,17 +30,21 @@ def one_core_busy():
         process.wait()
 
 
-def busy_machine(torch, args) -> Section:
+def busy_machine(args) -> Section:
     section = Section(
         f"A busy machine: one core taken by another process ({args.threads} threads)",
         ["workload", "nnc idle ms", "nnc busy ms", "nnc busy / idle", "torch idle ms", "torch busy ms",
          "torch busy / idle", "nnc / torch, busy", "target"],
     )  # fmt: skip
     for workload in chosen(args.workloads):
-        pair = Pair(torch, workload)
-        idle = pair.time(args.rounds, args.steps)
-        with one_core_busy():
-            busy = pair.time(args.rounds, args.steps)
+        both = {runtime: Worker(runtime, workload, args.threads) for runtime in ("nnc", "torch")}
+        try:
+            idle = alternate(both, args.rounds, args.steps)
+            with one_core_busy():
+                busy = alternate(both, args.rounds, args.steps)
+        finally:
+            for worker in both.values():
+                worker.close()
         rise = busy["nnc"] / idle["nnc"]
         ahead = busy["nnc"] / busy["torch"]
         missed = []

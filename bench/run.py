@@ -154,7 +154,7 @@ def _child(args) -> int:
     runs = {
         "training": lambda: training_steps(torch, args, ceiling),
         # a core taken away matters where the runtime uses every core: its default
-        "busy": lambda: busy_machine(torch, args) if threads == CORES and CORES > 1 else None,
+        "busy": lambda: busy_machine(args) if threads == CORES and CORES > 1 else None,
         "inference": lambda: inference(torch, args, ceiling),
         "scaling": lambda: scaling(torch, args) if threads == 1 else None,
     }

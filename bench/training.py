@@ -7,6 +7,7 @@ import statistics
 import time
 
 import numpy as np
+import workers
 from side_by_side import TOLERANCE, alternate, gradient_difference
 from tables import Section
 from workloads import chosen, mlp
@@ -31,8 +32,9 @@ def matmul_ceiling(runs: int = 15) -> float:
 
 
 class Pair:
-    """One workload built in both runtimes from the same initial weights, with one float32
-    training step of each."""
+    """One workload built in nnc, for the float64 gradient check against torch (from the same
+    initial weights) and the timing of the MLP step's parts; the steps themselves are timed in
+    processes of their own (workers.py)."""
 
     def __init__(self, torch, workload):
         from nnc.runtime.optim import make_optimizer
@@ -46,12 +48,6 @@ class Pair:
         self.feeds = workload.feeds(np.random.default_rng(1))
         self.rng = np.random.default_rng(2)
         self.optimizer = make_optimizer(self.model.program.train.optimizer, params.flat.size)
-        self.net = workload.net(torch, params.to_dict())
-        self.torch_optimizer = workload.optimizer(
-            torch, [p for p in self.net.parameters() if p.requires_grad]
-        )
-        self.torch_inputs = [torch.from_numpy(self.feeds[name]) for name in workload.inputs]
-        self.torch_target = torch.from_numpy(self.feeds[workload.target_name])
         self.torch = torch
 
     def gradient_difference(self) -> float:
@@ -63,22 +59,9 @@ class Pair:
         workload.loss(torch, output, torch.from_numpy(feeds64[workload.target_name])).backward()
         return gradient_difference(self.model, feeds64, workload.grads(net))
 
-    def nnc_step(self) -> None:
-        self.model.plan.gradients(self.feeds, self.rng)
-        self.optimizer_step()
-
     def optimizer_step(self) -> None:
         params = self.model.plan.params
         self.optimizer.step(params.flat, params.grad, self.workload.lr)
-
-    def torch_step(self) -> None:
-        self.torch_optimizer.zero_grad(set_to_none=True)
-        output = self.net(*self.torch_inputs)
-        self.workload.loss(self.torch, output, self.torch_target).backward()
-        self.torch_optimizer.step()
-
-    def time(self, rounds: int, per_round: int) -> dict[str, float]:
-        return alternate({"nnc": self.nnc_step, "torch": self.torch_step}, rounds, per_round)
 
 
 def training_steps(torch, args, ceiling: float) -> Section:
@@ -105,7 +88,7 @@ def training_steps(torch, args, ceiling: float) -> Section:
             )
             section.row(workload.name, workload.batch, f"{difference:.1e} FAIL", *["-"] * 6)
             continue
-        seconds = pair.time(args.rounds, args.steps)
+        seconds = workers.timed(["nnc", "torch"], workload, args.threads, args.rounds, args.steps)
         ratio = seconds["nnc"] / seconds["torch"]
         verdict = " PASS" if ratio <= EAGER_TARGET else " FAIL"
         if ratio > EAGER_TARGET:
@@ -164,8 +147,9 @@ def scaling(torch, args) -> Section:
     configs = [(256, b) for b in (16, 64, 256, 1024)] + [(w, 128) for w in (64, 512, 1024, 2048)]
     for width, batch in configs:
         workload = mlp(width, batch)
-        pair = Pair(torch, workload)
-        seconds = pair.time(max(3, args.rounds // 3), args.steps)
+        seconds = workers.timed(
+            ["nnc", "torch"], workload, args.threads, max(3, args.rounds // 3), args.steps
+        )
         flops = workload.matmul_flops()
         section.row(
             f"{width}-{width // 2}", batch, f"{flops / 1e6:.0f}", f"{seconds['nnc'] * 1e3:.2f}",
