@@ -209,3 +209,25 @@ def test_no_json_nnc_writes_holds_nan_or_infinity(tmp_path):
     assert (
         "NaN" not in (tmp_path / "s.json").read_text() and "Infinity" not in (tmp_path / "s.json").read_text()
     )
+
+
+def test_a_gradient_whose_norm_overflows_is_a_located_error_not_a_bug(tmp_path):
+    """Every entry finite, their squares past float32: the reviewer's lr=50 run on curve.csv
+    ended in `internal error: StopIteration`."""
+    from conftest import ROOT
+
+    spec = tmp_path / "nan.nn"
+    spec.write_text(
+        "model m {\n input x: float32[1]\n dense(16) -> relu\n dense(1) as y\n}\n"
+        "loss mse(y, target=target)\noptimizer sgd(lr=0.5)\ntrain { epochs = 20; validation = 0.2 }\n"
+        f'data {{ train = "{ROOT / "specs" / "data" / "curve.csv"}" }}\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "nnc", "train", str(spec), "--out", str(tmp_path / "r"), "--lr", "50"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 5, done.stderr
+    assert "internal error" not in done.stderr and "E501" in done.stderr
+    assert "overflowed" in done.stderr or "non-finite" in done.stderr

@@ -253,12 +253,17 @@ class Trainer:
                 f"the loss became {loss} at {where}{culprit}", layer=step and step.name, help=help
             )
         grad = self.plan.params.grad
-        if not np.isfinite(np.dot(grad, grad)):
-            # the first parameter in graph order (the table's) whose gradient is not finite
-            key = next(k for k, g in self.plan.params.grads.items() if not np.isfinite(g).all())
+        if not np.isfinite(np.dot(grad, grad)):  # one cheap pass; the search below only on failure
+            grads = self.plan.params.grads
+            # the first parameter in graph order (the table's) whose gradient is not finite; when
+            # every entry is finite, their squares overflowed float32: entries past about 1e19,
+            # which the next update would turn into non-finite weights
+            key = next((k for k, g in grads.items() if not np.isfinite(g).all()), None)
+            if key is not None:
+                what = f"a gradient became non-finite at {where}, first that of `{key}`"
+            else:
+                key = max(grads, key=lambda k: float(np.abs(grads[k]).max(initial=0)))
+                largest = float(np.abs(grads[key]).max())
+                what = f"the gradient's norm overflowed at {where}: `{key}` has entries of {largest:.3g}"
             layer = key.rsplit(".", 1)[0]
-            raise NonFinite(
-                f"a gradient became non-finite at {where}, first that of `{key}` (layer `{layer}`)",
-                layer=layer,
-                help=help,
-            )
+            raise NonFinite(f"{what} (layer `{layer}`)", layer=layer, help=help)
