@@ -22,8 +22,11 @@ def write_atomic(path: Path, write: Callable[[IO[bytes]], None], *, durable: boo
     """`durable=False` skips the flushes to disk: the file is still whole or old after a crash
     of nnc, but a power failure may lose it (a log that the next checkpoint rewrites)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:  # named after the file asked for, not the temporary one
+        raise OSError(e.errno, e.strerror, str(path)) from None
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)

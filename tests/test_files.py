@@ -60,3 +60,39 @@ def test_export_and_predict_make_the_output_folder(tmp_path):
     )
     assert result.exit_code == 0, result.output
     assert len(out.read_text().splitlines()) == 4
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory):
+    run = tmp_path_factory.mktemp("run") / "r"
+    done = CliRunner().invoke(
+        main, ["train", str(ROOT / "specs" / "spirals.nn"), "--out", str(run), "--epochs", "2"]
+    )
+    assert done.exit_code == 0, done.output
+    return run
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["train", str(ROOT / "specs" / "spirals.nn"), "--epochs", "1", "--out", "{blocked}/run"],
+        ["graph", str(ROOT / "specs" / "spirals.nn"), "-o", "{blocked}/model.dot"],
+        ["export", "{run}", "-o", "{blocked}/model.onnx"],
+        ["plot", "{run}", "-o", "{blocked}/curves.png"],
+        ["report", "{run}", "-o", "{blocked}/report.html"],
+    ],
+)
+def test_an_output_path_that_cannot_be_written_is_a_usage_error_naming_it(tmp_path, trained_run, command):
+    """A file where the output's folder would go (a read-only folder, for a user who is not
+    root, is the same message): exit 2 naming the path, not 'internal error'."""
+    if command[0] == "plot":
+        pytest.importorskip("matplotlib")
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    args = [a.format(blocked=blocked, run=trained_run) for a in command]
+    done = CliRunner().invoke(main, args)
+    assert done.exit_code == 2, done.output
+    assert "internal error" not in done.output
+    assert (
+        f"cannot use {args[-1]}" in done.output and "a file is there, where a folder would go" in done.output
+    )

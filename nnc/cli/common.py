@@ -74,6 +74,17 @@ class Group(click.Group):
             click.echo("nnc: interrupted", err=True)
             sys.exit(EXIT_INTERRUPTED)
         except Exception as e:  # noqa: BLE001 - the last line of defence for users
+            if isinstance(e, OSError) and e.filename:
+                # a path the system refused (a read-only folder, a file where a folder should
+                # be, a full disk): the user's to change, not a bug
+                from pathlib import Path
+
+                path, why = e.filename2 or e.filename, e.strerror or str(e)
+                if any(p.is_file() for p in Path(path).parents):  # not a folder, or exists
+                    why = "a file is there, where a folder would go"
+                click.echo(f"nnc: error: cannot use {path}: {why}", err=True)
+                click.echo("help: choose another path, or make its folder writable", err=True)
+                sys.exit(EXIT_USAGE_ERROR)
             click.echo(
                 f"nnc: internal error: {type(e).__name__}: {e}\n"
                 "This is a bug in nnc; please report it with the spec that caused it.",
