@@ -13,10 +13,11 @@ import io
 import json
 import shutil
 import subprocess
+import warnings
 from pathlib import Path
 
 from nnc.report.plot import figure, read_curves
-from nnc.runtime.errors import UsageError
+from nnc.runtime.errors import RunError, UsageError
 
 KEYWORDS = (
     "import",
@@ -45,8 +46,9 @@ pre.dot { font-size: .8em; background: #f7f7f7; padding: .5em; overflow-x: auto;
 """
 
 
-def build(run_dir: Path) -> str:
-    """The page for the run in `run_dir`, as HTML text."""
+def build(run_dir: Path, data: Path | None = None) -> str:
+    """The page for the run in `run_dir`, as HTML text, evaluated on `data` (by default the
+    spec's test data)."""
     import nnc
 
     libraries()
@@ -56,7 +58,7 @@ def build(run_dir: Path) -> str:
         ("Summary", _summary(summary)),
         ("Training curves", _figure_svg(figure([read_curves(run_dir)]))),
         ("Final and best metrics", _metrics(summary, run_dir)),
-        ("Evaluation on the test data", _evaluation(model)),
+        ("Evaluation on the test data", _evaluation(model, data)),
         ("Network", _network(model)),
         ("Export", _export(run_dir)),
         ("Spec", _spec((run_dir / "spec.nn").read_text(encoding="utf-8"))),
@@ -70,10 +72,10 @@ def build(run_dir: Path) -> str:
     )
 
 
-def write(run_dir: Path, path: Path) -> None:
+def write(run_dir: Path, path: Path, data: Path | None = None) -> None:
     from nnc.runtime.files import write_text
 
-    write_text(path, build(run_dir))
+    write_text(path, build(run_dir, data))
 
 
 def libraries() -> None:
@@ -124,10 +126,25 @@ def _metrics(s: dict, run_dir: Path) -> str:
     )
 
 
-def _evaluation(model) -> str:
-    if model.program.train.data.test is None:
-        return '<p class="note">The spec names no test data (data { test = ... }).</p>'
-    logs = model.evaluate()
+def _evaluation(model, data: Path | None) -> str:
+    """The evaluation's tables and plots. Data that cannot be read (a run directory moved away
+    from its spec's test file, a file since damaged) leaves the rest of the page useful: the
+    section says why it is empty, and so does a note on stderr."""
+    if data is None and model.program.train.data.test is None:
+        return (
+            '<p class="note">The spec names no test data (data { test = ... }); '
+            "<code>nnc report RUN --data FILE</code> evaluates on a file.</p>"
+        )
+    try:
+        logs = model.evaluate(data)
+        scatters = _scatters(model, data)
+    except RunError as e:
+        why = f"the report has no evaluation: {e}; --data FILE evaluates on another file"
+        warnings.warn(why, stacklevel=2)
+        return (
+            f'<p class="note">No evaluation: {html.escape(str(e))}. '
+            "<code>nnc report RUN --data FILE</code> evaluates on another file.</p>"
+        )
     parts = [
         _table(
             ["", ""],
@@ -149,21 +166,31 @@ def _evaluation(model) -> str:
         if "roc_auc" in report:
             auc = report["roc_auc"]
             parts.append(f"<p>ROC AUC: {'undefined (one class)' if auc is None else f'{auc:.4f}'}</p>")
+    return "\n".join(parts + scatters)
+
+
+def _scatters(model, data: Path | None) -> list[str]:
+    """Predicted against true, for each regression output."""
     classified = {t.prediction for t in model.plan.losses if t.op.classifier}
-    for t in model.plan.losses:
-        if t.prediction not in classified and t.target_value is None:
-            parts.append(f"<h3>{html.escape(t.prediction)}: predicted against true</h3>")
-            parts.append(_scatter(model, t.prediction, t.target))
-    return "\n".join(parts)
+    wanted = [t for t in model.plan.losses if t.prediction not in classified and t.target_value is None]
+    if not wanted:
+        return []
+    if data is None:
+        dataset = model.read(model.program.train.data.test, model.root, model.labels)
+    else:
+        dataset = model.dataset(data, labels=model.labels)
+    inputs = {i.name: dataset.arrays[i.name] for i in model.program.graph.inputs}
+    parts = []
+    for t in wanted:
+        parts.append(f"<h3>{html.escape(t.prediction)}: predicted against true</h3>")
+        parts.append(_scatter(model.predict(inputs, outputs=[t.prediction]), dataset.arrays[t.target], t))
+    return parts
 
 
-def _scatter(model, output: str, target: str) -> str:
+def _scatter(predicted, true, loss) -> str:
     from matplotlib.figure import Figure
 
-    data = model.read(model.program.train.data.test, model.root, model.labels)
-    inputs = {i.name: data.arrays[i.name] for i in model.program.graph.inputs}
-    predicted = model.predict(inputs, outputs=[output])
-    true = data.arrays[target]
+    output, target = loss.prediction, loss.target
     fig = Figure(figsize=(4.5, 4.5), layout="constrained")
     ax = fig.subplots()
     ax.scatter(true.reshape(-1), predicted.reshape(-1), s=8, alpha=0.6)

@@ -107,3 +107,27 @@ data { train = "d.npz"; test = "d.npz" }
     text = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
     section = text[text.index("out: predicted against true") :]
     assert "<svg" in section[:400] and "true y" in section and "Not exported" in text
+
+
+def test_test_data_that_cannot_be_read_leaves_a_page_that_says_so(tmp_path):
+    """A run trained with --report whose spec's test file is missing (check only warns: it may
+    be written later): the training succeeds and so does the page, its evaluation section
+    saying why it is empty; --data then evaluates on a file given."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, (80, 2)).astype(np.float32)
+    np.savez(tmp_path / "d.npz", x=x, y=(x.sum(1, keepdims=True) * 3).astype(np.float32))
+    (tmp_path / "r.nn").write_text(
+        "model r {\n    input x: float32[2]\n    dense(1) as out\n}\nloss mse(out, target=y)\n"
+        'train { epochs = 2; validation = 0.2 }\ndata { train = "d.npz"; test = "gone.npz" }\n'
+    )
+    run = tmp_path / "run"
+    result = CliRunner().invoke(main, ["train", str(tmp_path / "r.nn"), "--out", str(run), "--report", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "note: the report has no evaluation" in result.output and "gone.npz" in result.output
+    text = (run / "report.html").read_text(encoding="utf-8")
+    assert "No evaluation:" in text and "--data FILE" in text and "Training curves" in text
+
+    result = CliRunner().invoke(main, ["report", str(run), "--data", str(tmp_path / "d.npz")])
+    assert result.exit_code == 0, result.output
+    text = (run / "report.html").read_text(encoding="utf-8")
+    assert "No evaluation" not in text and "out: predicted against true" in text

@@ -57,11 +57,16 @@ def plot(runs, output) -> None:
     type=click.Path(dir_okay=False),
     help="The page (default: report.html in the run directory).",
 )
-def report(run, output) -> None:
+@click.option(
+    "--data",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Evaluate on this file (default: the spec's test data).",
+)
+def report(run, output, data) -> None:
     """One self-contained HTML page about a run: spec, summary, network, curves, metrics, an
     evaluation on the test data, the export's status, settings and versions. Opens offline."""
     from nnc.report.page import write
 
     path = Path(output) if output else Path(run) / "report.html"
-    write(Path(run), path)
+    write(Path(run), path, Path(data) if data else None)
     click.echo(f"wrote {path}", err=True)
