@@ -60,7 +60,7 @@ def build(run_dir: Path, data: Path | None = None) -> str:
         ("Final and best metrics", _metrics(summary, run_dir)),
         ("Evaluation on the test data", _evaluation(model, data)),
         ("Network", _network(model)),
-        ("Export", _export(run_dir)),
+        ("Export", _export(run_dir, model)),
         ("Spec", _spec((run_dir / "spec.nn").read_text(encoding="utf-8"))),
         ("Settings and versions", _settings(summary, model)),
     ]
@@ -222,13 +222,13 @@ def _network(model) -> str:
     return f'<p class="note">{note}</p><pre class="dot">{html.escape(dot)}</pre>'
 
 
-def _export(run_dir: Path) -> str:
+def _export(run_dir: Path, run_model) -> str:
     path = run_dir / "model.onnx"
     if not path.exists():
         command = html.escape(f"nnc export {run_dir}")
         return f'<p class="note">Not exported: <code>{command}</code> writes model.onnx.</p>'
     import onnx
-    from nnc.runtime.onnx.metadata import read_gate
+    from nnc.runtime.onnx.metadata import read_gate, weights_fingerprint
 
     model = onnx.load(str(path), load_external_data=False)
     opsets = ", ".join(f"{o.domain or 'ai.onnx'} {o.version}" for o in model.opset_import)
@@ -242,6 +242,15 @@ def _export(run_dir: Path) -> str:
         verified = "not run (exported with --no-verify)"
     rows = [["file", "model.onnx"], ["size", f"{path.stat().st_size:,} bytes"], ["opsets", opsets]]
     rows.append(["export gate", verified])
+    fingerprint = (gate or {}).get("weights")
+    if fingerprint is None:
+        rows.append(["weights", "not recorded (exported by an older nnc)"])
+    elif fingerprint == weights_fingerprint(run_model.plan.params.to_dict()):
+        rows.append(["weights", "the run's"])
+    else:
+        stale = f"NOT the run's: it was trained further after the export; run `nnc export {run_dir}` again"
+        warnings.warn(f"{path}: {stale}", stacklevel=2)
+        rows.append(["weights", stale])
     return _table(["", ""], rows)
 
 
@@ -286,7 +295,8 @@ def _settings(s: dict, model) -> str:
     t = model.program.train
     rows = [
         ["optimizer", str(t.optimizer)],
-        ["epochs", t.epochs],
+        ["epochs trained", s.get("epochs_run", "—")],  # across resumes, whatever --epochs said
+        ["steps", s.get("steps", "—")],
         ["batch size", t.batch_size],
         ["seed", s.get("seed")],
         ["validation split", t.validation_split if t.validation_split is not None else "—"],

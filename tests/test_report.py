@@ -131,3 +131,22 @@ def test_test_data_that_cannot_be_read_leaves_a_page_that_says_so(tmp_path):
     assert result.exit_code == 0, result.output
     text = (run / "report.html").read_text(encoding="utf-8")
     assert "No evaluation" not in text and "out: predicted against true" in text
+
+
+def test_the_page_says_when_the_exported_file_no_longer_holds_the_runs_weights(tmp_path):
+    """Exported at 3 epochs, then resumed to 5: the page said 'export gate passed' for a file
+    whose predictions differed from the run's. It now compares the weights' fingerprint."""
+    spec, run = str(ROOT / "specs" / "spirals.nn"), str(tmp_path / "run")
+    assert CliRunner().invoke(main, ["train", spec, "--out", run, "--epochs", "3", "-q"]).exit_code == 0
+    assert CliRunner().invoke(main, ["export", run]).exit_code == 0
+    assert CliRunner().invoke(main, ["report", run]).exit_code == 0
+    text = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    assert "weights</td><td>the run&#x27;s" in text and "epochs trained</td><td>3<" in text
+
+    resumed = CliRunner().invoke(main, ["train", spec, "--resume", run, "--epochs", "5", "-q"])
+    assert resumed.exit_code == 0, resumed.output
+    result = CliRunner().invoke(main, ["report", run])
+    assert result.exit_code == 0 and "NOT the run's" in result.output  # a note on stderr too
+    text = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    assert "NOT the run&#x27;s: it was trained further after the export" in text
+    assert "epochs trained</td><td>5<" in text

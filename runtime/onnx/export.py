@@ -161,7 +161,7 @@ def export_file(
     )
     if verify:
         verify_model(model, values, program, plan, resolve_outputs(program.graph, outputs), verify_provider)
-    key, value = gate_record(verify, verify_provider)
+    key, value = gate_record(verify, verify_provider, plan.params.to_dict())
     model.metadata_props.add(key=key, value=value)
     path = Path(path)
     write_atomic(path, lambda f: f.write(model.SerializeToString()))

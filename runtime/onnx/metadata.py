@@ -23,6 +23,7 @@ it and applies it, so those files still predict; export no longer writes it."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -45,10 +46,22 @@ STANDARDIZE = "nnc.standardize"
 GATE = "nnc.gate"
 
 
-def gate_record(verified: bool, provider: str | None) -> tuple[str, str]:
-    """The (key, value) an exported file carries to say whether the export gate passed, and on
-    which provider: `nnc report` shows it."""
-    return GATE, to_json({"verified": verified, "provider": provider if verified else None})
+def gate_record(verified: bool, provider: str | None, weights: Mapping[str, np.ndarray]) -> tuple[str, str]:
+    """The (key, value) an exported file carries to say whether the export gate passed, on
+    which provider, and for which weights (their fingerprint): `nnc report` shows it, and
+    whether the file still holds the run's weights."""
+    value = {"verified": verified, "provider": provider if verified else None}
+    return GATE, to_json(value | {"weights": weights_fingerprint(weights)})
+
+
+def weights_fingerprint(weights: Mapping[str, np.ndarray]) -> str:
+    """sha256 of every parameter: its name, dtype, shape and bytes, in name order."""
+    digest = hashlib.sha256()
+    for key in sorted(weights):
+        value = np.ascontiguousarray(weights[key])
+        digest.update(f"{key}|{value.dtype.str}|{value.shape}|".encode())
+        digest.update(value.tobytes())
+    return digest.hexdigest()
 
 
 def read_gate(props: Mapping[str, str]) -> dict | None:
