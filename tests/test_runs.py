@@ -11,6 +11,7 @@ import numpy as np
 import onnx
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT
 from nnc.runtime.data import IgnoredColumns
 from nnc.runtime.errors import RunError
 
@@ -174,3 +175,27 @@ def test_nothing_of_the_training_machine_s_paths_leaves_it(run, tmp_path):
     info = json.loads((run / "model.json").read_text())
     assert info["spec"] == "../spec.nn"
     assert json.loads((run / "summary.json").read_text())["spec"] == "spec.nn"
+
+
+def test_an_unfinished_run_is_refused_saying_how_to_finish_it(tmp_path):
+    """Interrupted after its first epoch: a checkpoint, no weights yet. export, eval and report
+    said only 'weights file ... does not exist'."""
+    import os
+    import signal
+
+    class CtrlC(nnc.Callback):
+        def on_epoch_end(self, epoch, logs):
+            os.kill(os.getpid(), signal.SIGINT)
+
+    run = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt, match="continue with fit.resume="):
+        nnc.load(ROOT / "specs" / "spirals.nn").fit(epochs=50, out=run, callbacks=[CtrlC()], verbose=0)
+    assert (run / "checkpoint.npz").exists() and not (run / "weights.npz").exists()
+    for command in (
+        ["export", str(run)],
+        ["eval", "--weights", str(run), str(ROOT / "specs" / "spirals.nn")],
+    ):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 4, result.output
+        assert f"the run in {run} has not finished" in result.output
+        assert f"nnc train SPEC --resume {run}" in result.output

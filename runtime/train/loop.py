@@ -37,8 +37,9 @@ def interrupts_held():
         signal.signal(signal.SIGINT, previous)
 
 
-class Interrupted(Exception):
-    """Raised after a Ctrl-C, once the listeners have seen training end at a step boundary."""
+class Interrupted(KeyboardInterrupt):
+    """Raised after a Ctrl-C, once the listeners have seen training end at a step boundary (and
+    checkpointed it). A KeyboardInterrupt, so that `except Exception` does not swallow it."""
 
 
 class NonFinite(RunError):

@@ -20,7 +20,7 @@ from nnc.runtime.data import Dataset
 from nnc.runtime.errors import RunError
 from nnc.runtime.executor import Plan
 from nnc.runtime.train.callbacks import Callback, Checkpoints, EarlyStopping, LearningRateSchedule, MetricsLog
-from nnc.runtime.train.loop import Trainer, interrupts_held
+from nnc.runtime.train.loop import Interrupted, Trainer, interrupts_held
 from nnc.runtime.train.progress import Progress
 from nnc.runtime.train.run_dir import RunDir, read_weights
 from nnc.runtime.train.tensorboard import TensorBoard, writer_class
@@ -167,6 +167,12 @@ def _train(job, run, read_data, resumed, overwrite, init_weights, start, progres
         sizes = f"{params.count} parameters; {train.n} training samples, {n_val} validation"
         progress.detail(f"{sizes}; run directory {run.path}")
         state = trainer.fit()
+    except Interrupted:
+        run.restore_aside()
+        raise Interrupted(
+            f"training interrupted; its checkpoint is in {run.path}: continue with "
+            f"fit(resume='{run.path}') or nnc train SPEC --resume {run.path}"
+        ) from None
     except BaseException:
         run.restore_aside()  # no checkpoint of the new run yet: the old one comes back whole
         raise

@@ -299,7 +299,7 @@ def read_saved_model(path: str | Path, wanted) -> SavedModel:
     knows."""
     path = Path(path)
     folder = RunDir(path) if path.is_dir() else None
-    file = folder.file("weights.npz") if folder else path
+    file = _finished(path) if folder else path
     arrays = read_checked(file)
     record = _record(arrays.pop(RECORD, None), file)
     info = folder.read_json("model.json") if folder and folder.file("model.json").exists() else {}
@@ -399,8 +399,22 @@ def read_weights(path: str | Path) -> dict:
     """The parameters of a run directory (its weights.npz), a folder written by Model.save, or
     a bare .npz file."""
     path = Path(path)
-    arrays = read_checked(path / "weights.npz" if path.is_dir() else path)
+    arrays = read_checked(_finished(path) if path.is_dir() else path)
     return {k: v for k, v in arrays.items() if ":" not in k}
+
+
+def _finished(folder: Path) -> Path:
+    """The weights.npz of a folder; a run that has a checkpoint but no weights yet is refused
+    as unfinished, saying how to finish it."""
+    if not (folder / "weights.npz").exists() and (folder / "checkpoint.npz").exists():
+        raise RunError(
+            "E421",
+            f"the run in {folder} has not finished (interrupted, or still training): it has a "
+            "checkpoint but no weights.npz yet",
+            path=str(folder / "weights.npz"),
+            help=f"finish it: nnc train SPEC --resume {folder} (add --epochs N to stop sooner)",
+        )
+    return folder / "weights.npz"
 
 
 def read_checked(path: Path) -> dict:
