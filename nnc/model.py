@@ -329,9 +329,24 @@ class Model:
         self.weights_set, self._optimizer = True, None
         return self
 
+    def _require_weights(self) -> None:
+        """Refuses a model whose preprocessing nobody fitted (no fit(), no load()): an unfitted
+        standardize divides by a zero std, and the answers are NaN or zeros that look like any
+        other. A network without preprocessing may be used with its initial weights (an
+        untrained baseline, a benchmark)."""
+        unfitted = [step.name for step in self.plan.steps if step.op.fit is not None]
+        if not self.weights_set and unfitted:
+            raise RunError(
+                "E427",
+                f"this model's preprocessing ({', '.join(unfitted)}) has not been fitted: it "
+                "has not been trained (or was reset())",
+                help="fit() it, or load() trained weights, first",
+            )
+
     def save(self, path: str | Path) -> Path:
         """A folder `nnc eval --weights`, `nnc export` and `load` read, as a run directory's:
         weights.npz, model.json, spec.nn (with imports.json) and program.ir."""
+        self._require_weights()
         run = RunDir(path)
         program = self.ir_text()
         info = {**self._model_info(), "overrides": list(self.overrides), "labels": self.labels}
@@ -359,6 +374,7 @@ class Model:
         is False, on `verify_provider` (the one the model will run on: cuda, cuda:1, ...).
         `outputs` exports a sub-graph. `include_preprocessing` is accepted for older callers:
         the preprocessing is always part of the graph."""
+        self._require_weights()
         from nnc.runtime.onnx.export import export_file
         from nnc.runtime.onnx.metadata import Metadata
 
@@ -391,6 +407,7 @@ class Model:
     def evaluate(self, data=None) -> dict:
         """Loss and metrics on a data set (the spec's test file by default), plus a confusion
         matrix (rows: true class, columns: predicted) for each classification output."""
+        self._require_weights()
         if data is None and self.program.train.data.test is not None:
             dataset = self.read(self.program.train.data.test, self.root, self.labels)
         else:
@@ -406,6 +423,7 @@ class Model:
     def predict(self, x, outputs: list[str] | None = None):
         """Outputs for raw inputs: an array for a one-input model, else a mapping of arrays.
         Returns one array for a single output, else a mapping by output name."""
+        self._require_weights()
         inputs = self.program.graph.inputs
         if not isinstance(x, dict):
             if len(inputs) != 1:

@@ -115,3 +115,25 @@ def test_summary_prints_the_check_table_and_returns_nothing(spec, capsys):
     assert model.summary() is None
     out = capsys.readouterr().out
     assert out == format_summary(summarize(model.program)) and "parameters" in out
+
+
+def test_an_unfitted_preprocessing_is_refused_not_turned_into_nan(tmp_path):
+    """spirals standardizes its inputs: before any fit its statistics are 0 and 1-less, and
+    predict gave NaN with no error. A network without preprocessing may still be used with its
+    initial weights."""
+    from conftest import ROOT
+    from nnc.runtime.errors import RunError
+
+    model = nnc.load(ROOT / "specs" / "spirals.nn")
+    for use in (
+        lambda: model.predict(np.zeros((2, 2), np.float32)),
+        lambda: model.evaluate(),
+        lambda: model.export(tmp_path / "m.onnx"),
+        lambda: model.save(tmp_path / "saved"),
+    ):
+        with pytest.raises(RunError, match="preprocessing .* has not been fitted") as e:
+            use()
+        assert e.value.code == "E427" and "fit() it" in e.value.help
+    assert not (tmp_path / "m.onnx").exists()
+    plain = nnc.load("model m {\n input x: float32[2]\n dense(1) as y\n}\nloss mse(y, target=t)\n")
+    assert plain.predict(np.zeros((3, 2), np.float32)).shape == (3, 1)
