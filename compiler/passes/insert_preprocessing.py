@@ -25,6 +25,7 @@ from nnc.compiler.diagnostics import Diagnostics
 from nnc.compiler.ir import Graph, Node, TrainConfig
 from nnc.compiler.passes.infer_shapes import infer_shapes
 from nnc.runtime.dtypes import CAST_TO_FLOAT
+from nnc.runtime.ops import OPS
 
 
 def insert_casts(graph: Graph) -> Graph:
@@ -87,6 +88,19 @@ def _standardize_targets(nodes: list[Node], losses, targets: tuple[str, ...], di
             continue
         network = f"{t.prediction}.standardized"
         original = nodes[at]
+        bounded = OPS[original.op].bounded
+        if bounded is not None:
+            diags.error(
+                "E303",
+                f"cannot standardize target `{t.target}`: its prediction `{t.prediction}` comes out "
+                f"of {original.op}, whose values are {bounded}, and standardized targets take "
+                "values on both sides of 0",
+                original.span,
+                help=f"end `{t.prediction}` with a layer of unbounded output (dense without an "
+                f"activation), or leave `{t.target}` out of standardize_targets",
+            )
+            out.append(t)
+            continue
         nodes[at] = replace(original, name=network)
         nodes.insert(
             at + 1, Node(t.prediction, "unstandardize", (network,), {"target": t.target}, original.span)

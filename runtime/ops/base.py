@@ -153,6 +153,9 @@ class OpDef:
     # the lowest ONNX opset whose ops the lowering uses (tokenize's StringSplit: 20); the
     # exporter raises its default to it
     min_opset: int = 0
+    # where the output's values lie when they cannot be every real number ("in (0, 1)" for
+    # sigmoid): a prediction made by such an op cannot learn standardized targets
+    bounded: str | None = None
     # Attributes the compiler resolves from the input shapes, so that the IR, the runtime and
     # the exporter see concrete values (attention's key_dim, a pool's default stride):
     # (*input_shapes, **attrs) -> {attr: value}

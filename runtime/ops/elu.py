@@ -37,4 +37,5 @@ OP = OpDef(
     backward=backward,
     to_onnx=to_onnx,
     samples=samples,
+    bounded="> -alpha",
 )

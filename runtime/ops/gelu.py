@@ -106,4 +106,5 @@ OP = OpDef(
     backward=backward,
     to_onnx=to_onnx,
     samples=samples,
+    bounded=">= -0.17",
 )

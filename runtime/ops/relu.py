@@ -27,4 +27,13 @@ def samples(rng):
     yield Sample((np.where(np.abs(x) < 0.05, 0.5, x),))
 
 
-OP = OpDef("relu", __doc__, elementwise, forward=forward, backward=backward, to_onnx=to_onnx, samples=samples)
+OP = OpDef(
+    "relu",
+    __doc__,
+    elementwise,
+    forward=forward,
+    backward=backward,
+    to_onnx=to_onnx,
+    samples=samples,
+    bounded=">= 0",
+)

@@ -24,5 +24,12 @@ def samples(rng):
 
 
 OP = OpDef(
-    "sigmoid", __doc__, elementwise, forward=forward, backward=backward, to_onnx=to_onnx, samples=samples
+    "sigmoid",
+    __doc__,
+    elementwise,
+    forward=forward,
+    backward=backward,
+    to_onnx=to_onnx,
+    samples=samples,
+    bounded="in (0, 1)",
 )

@@ -48,4 +48,5 @@ OP = OpDef(
     backward=backward,
     to_onnx=to_onnx,
     samples=samples,
+    bounded="in (0, 1)",
 )

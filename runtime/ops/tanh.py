@@ -21,4 +21,13 @@ def samples(rng):
     yield Sample((2 * rng.standard_normal((3, 5)),))
 
 
-OP = OpDef("tanh", __doc__, elementwise, forward=forward, backward=backward, to_onnx=to_onnx, samples=samples)
+OP = OpDef(
+    "tanh",
+    __doc__,
+    elementwise,
+    forward=forward,
+    backward=backward,
+    to_onnx=to_onnx,
+    samples=samples,
+    bounded="in (-1, 1)",
+)
