@@ -33,9 +33,25 @@ def read_curves(run: Path) -> Curves:
         raise RunError("E511", f"{run} has no metrics.csv: no epoch has finished there", path=str(run))
     with metrics.open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
-    values = {
-        k: [float(r[k]) if r[k] else float("nan") for r in rows] for k in rows[0] if k not in NOT_CURVES
-    }
+    if not rows:
+        raise RunError("E511", f"{metrics} has no rows: no epoch has finished there", path=str(metrics))
+    values = {k: [] for k in rows[0] if k not in NOT_CURVES}
+    for line, row in enumerate(rows, start=2):  # the header is line 1
+        for k, series in values.items():
+            try:
+                series.append(float(row[k]) if row[k] else float("nan"))
+            except (TypeError, ValueError):
+                raise RunError(
+                    "E421",
+                    f"metrics.csv is damaged: `{k}` holds {row[k]!r}, not a number",
+                    path=str(metrics),
+                    line=line,
+                    help="nnc writes every cell as a number; restore the file or retrain",
+                ) from None
+        if not str(row.get("epoch", "")).isdigit():
+            raise RunError(
+                "E421", f"metrics.csv is damaged: epoch {row.get('epoch')!r}", path=str(metrics), line=line
+            )
     info = json.loads(summary.read_text(encoding="utf-8")) if summary.exists() else {}
     monitor = info.get("monitor") or ("val_loss" if "val_loss" in values else "loss")
     best = info.get("best_epoch")

@@ -67,3 +67,24 @@ def test_without_matplotlib_the_extra_is_named(runs, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     result = CliRunner().invoke(main, ["plot", str(runs[0]), "-o", str(tmp_path / "c.png")])
     assert result.exit_code == 2 and "pip install 'nnc[report]'" in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "said"),
+    [
+        ("epoch,loss\n", "E511", "no epoch has finished"),
+        ("epoch,loss\n1,0.5\n2,abc\n", "E421", "`loss` holds 'abc', not a number"),
+    ],
+)
+def test_a_damaged_metrics_file_is_a_located_error(runs, tmp_path, text, code, said):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(runs[0], run)
+    (run / "metrics.csv").write_text(text)
+    for command in (["plot", str(run), "-o", str(tmp_path / "c.png")], ["report", str(run)]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == (4 if code.startswith("E4") else 5), result.output
+        assert "internal error" not in result.output and code in result.output and said in result.output
+    if code == "E421":
+        assert "metrics.csv:3" in result.output  # the line of the bad cell
