@@ -214,6 +214,7 @@ class Model:
         CLI's)."""
         import sys
 
+        _check_fit_arguments(verbose, callbacks)
         from nnc.compiler.diagnostics import CompileError
         from nnc.compiler.passes.check_footprint import footprint_diagnostic
         from nnc.runtime.train.run import Start
@@ -460,3 +461,18 @@ class Model:
             self.plan.run({k: v[s] for k, v in arrays.items()}, outputs) for s in batch_slices(n, EVAL_BATCH)
         ]
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def _check_fit_arguments(verbose, callbacks) -> None:
+    """fit()'s own arguments, refused by name before anything runs (the rest become --set
+    overrides, checked as spec text)."""
+    if isinstance(verbose, bool) or verbose not in (0, 1, 2):
+        raise ValueError(f"fit(verbose=...) takes 0 (silent), 1 or 2. Received: {verbose!r}")
+    if isinstance(callbacks, Callback) or not isinstance(callbacks, (list, tuple)):
+        raise TypeError(f"fit(callbacks=...) takes a list of nnc.Callback. Received: {callbacks!r}")
+    for callback in callbacks:
+        if not isinstance(callback, Callback):
+            raise TypeError(
+                f"fit(callbacks=...) takes nnc.Callback instances (subclass nnc.Callback). "
+                f"Received: {callback!r}"
+            )

@@ -137,3 +137,21 @@ def test_an_unfitted_preprocessing_is_refused_not_turned_into_nan(tmp_path):
     assert not (tmp_path / "m.onnx").exists()
     plain = nnc.load("model m {\n input x: float32[2]\n dense(1) as y\n}\nloss mse(y, target=t)\n")
     assert plain.predict(np.zeros((3, 2), np.float32)).shape == (3, 1)
+
+
+@pytest.mark.parametrize(
+    ("arguments", "error", "said"),
+    [
+        ({"verbose": "1"}, ValueError, "fit(verbose=...) takes 0 (silent), 1 or 2. Received: '1'"),
+        ({"verbose": -1}, ValueError, "Received: -1"),
+        ({"callbacks": nnc.Callback()}, TypeError, "takes a list of nnc.Callback"),
+        ({"callbacks": [object()]}, TypeError, "subclass nnc.Callback"),
+    ],
+)
+def test_fit_refuses_its_own_arguments_by_name(tmp_path, arguments, error, said):
+    from conftest import ROOT
+
+    with pytest.raises(error) as e:
+        nnc.load(ROOT / "specs" / "spirals.nn").fit(out=tmp_path / "run", **arguments)
+    assert said in str(e.value)
+    assert not (tmp_path / "run").exists()
