@@ -179,7 +179,8 @@ def class_report(matrix: np.ndarray) -> dict:
     """Per class (by index) and macro-averaged precision, recall and F1 from a confusion matrix
     (rows: true class), with each class's support. A ratio of nothing (a class never predicted,
     or never present) counts as 0, as scikit-learn's default does; the macro average is the
-    plain mean over classes."""
+    plain mean over the classes that are present or predicted (scikit-learn's default labels:
+    a class the data never show and the model never picks says nothing either way)."""
     matrix = np.asarray(matrix, dtype=np.float64)
     hits, predicted, actual = np.diag(matrix), matrix.sum(axis=0), matrix.sum(axis=1)
     precision = np.divide(hits, predicted, out=np.zeros_like(hits), where=predicted > 0)
@@ -190,7 +191,11 @@ def class_report(matrix: np.ndarray) -> dict:
         {"precision": float(p), "recall": float(r), "f1": float(f), "support": int(n)}
         for p, r, f, n in zip(precision, recall, f1, actual, strict=True)
     ]
-    macro = {"precision": float(precision.mean()), "recall": float(recall.mean()), "f1": float(f1.mean())}
+    seen = (actual > 0) | (predicted > 0)
+    macro = {
+        name: float(v[seen].mean()) if seen.any() else 0.0
+        for name, v in (("precision", precision), ("recall", recall), ("f1", f1))
+    }
     return {"per_class": per_class, "macro": macro}
 
 

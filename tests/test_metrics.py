@@ -232,3 +232,12 @@ data { train = "d.npz"; test = "d.npz" }
     assert report["labels"] == ["0", "1"]
     text = CliRunner().invoke(main, args).output
     assert f"   ROC AUC  {report['roc_auc']:.4f}\n" in text and "macro avg" in text
+
+
+def test_the_macro_average_leaves_out_a_class_neither_present_nor_predicted():
+    """One sample of class 1, predicted right: scikit-learn's macro scores are 1.0 (its labels
+    are those present or predicted); the plain mean over both classes said 0.5."""
+    report = class_report(np.array([[0, 0], [0, 1]]))
+    assert report["macro"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
+    report = class_report(np.array([[0, 1], [0, 1]]))  # class 0 present, never predicted: it counts
+    assert report["macro"]["recall"] == pytest.approx(0.5)
