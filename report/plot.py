@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from nnc.runtime.errors import RunError, UsageError
@@ -103,8 +103,22 @@ def plot(run_dirs: list[Path], path: Path) -> None:
             f"nnc plot writes .png, .svg or .pdf files. Received: {path.name}",
             help="name the output curves.png or curves.svg",
         )
-    fig = figure([read_curves(run) for run in run_dirs])
+    curves = [
+        replace(read_curves(run), name=name) for run, name in zip(run_dirs, names(run_dirs), strict=True)
+    ]
+    fig = figure(curves)
     write_atomic(path, lambda f: fig.savefig(f, format=path.suffix[1:].lower(), dpi=110))
+
+
+def names(run_dirs: list[Path]) -> list[str]:
+    """Each run's legend name: its folder's name, with as many parent folders as it takes to
+    tell it from the others (x1/run and x2/run, not run twice)."""
+    parts = [Path(p).resolve().parts for p in run_dirs]
+    for depth in range(1, max(len(p) for p in parts) + 1):
+        tails = ["/".join(p[-depth:]) for p in parts]
+        if len(set(tails)) == len(tails):
+            return tails
+    return [str(p) for p in run_dirs]  # the same folder twice
 
 
 def _matplotlib():

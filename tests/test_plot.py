@@ -88,3 +88,10 @@ def test_a_damaged_metrics_file_is_a_located_error(runs, tmp_path, text, code, s
         assert "internal error" not in result.output and code in result.output and said in result.output
     if code == "E421":
         assert "metrics.csv:3" in result.output  # the line of the bad cell
+
+
+def test_runs_of_one_name_are_told_apart_in_the_legend(tmp_path):
+    from nnc.report.plot import names
+
+    assert names([tmp_path / "x1" / "run", tmp_path / "x2" / "run"]) == ["x1/run", "x2/run"]
+    assert names([tmp_path / "a", tmp_path / "b"]) == ["a", "b"]
