@@ -118,7 +118,7 @@ def test_resuming_a_finished_run_says_so_and_more_epochs_continue(spec, tmp_path
     messages = []
     progress.info = messages.append
     nnc.load(spec).fit(resume=tmp_path / "run", epochs=3, progress=progress)
-    assert "finished 3 of 3 epochs; nothing to resume" in messages[0]
+    assert "finished 3 of 3 epochs; nothing to resume: to train on, ask for more than its 3" in messages[0]
     assert same_weights(before, weights(tmp_path / "run"))
     # Asking for more epochs trains on, exactly as one longer run would.
     nnc.load(spec).fit(resume=tmp_path / "run", epochs=6)

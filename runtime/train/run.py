@@ -96,7 +96,14 @@ def train_run(
             resumed = run.load_checkpoint()
             _check_resumable(run, job.program_text, job.config.epochs, job.config.max_steps, resumed[2])
             if resumed[2]["finished"] and run.complete():
-                progress.info(f"{run.path}: {resumed[2]['finished']}; nothing to resume")
+                meta = resumed[2]
+                more = (
+                    "it stopped early; a new run (--out) trains afresh"
+                    if meta.get("stopped_early")
+                    else f"to train on, ask for more than its {meta['epoch']} epochs (--epochs) "
+                    f"and {meta['step']} steps (--steps)"
+                )
+                progress.info(f"{run.path}: {meta['finished']}; nothing to resume: {more}")
                 info = run.read_json("model.json")
                 summary = run.read_json("summary.json")
                 return RunResult(
