@@ -161,8 +161,8 @@ def _child(args) -> int:
     sections = []
     for name in PER_THREADS:
         if name in (args.sections or SECTIONS):
-            section = runs[name]()
-            if section is not None:
+            made = runs[name]()
+            for section in made if isinstance(made, list) else [made] if made else []:
                 sections.append(section)
                 print(section.markdown(), flush=True)
     result = {"about": about, "ceiling": [ceiling_line], "sections": [asdict(s) for s in sections]}

@@ -57,28 +57,49 @@ class Pair:
         feeds64 = {k: v.astype(np.float64) if v.dtype == np.float32 else v for k, v in self.feeds.items()}
         output = net(*(torch.from_numpy(feeds64[name]) for name in workload.inputs))
         workload.loss(torch, output, torch.from_numpy(feeds64[workload.target_name])).backward()
-        return gradient_difference(self.model, feeds64, workload.grads(net))
+        self.expected = workload.grads(net)  # torch's, in nnc's layouts: what JAX's must match too
+        self.feeds64 = feeds64
+        return gradient_difference(self.model, feeds64, self.expected)
+
+    def peers(self) -> tuple[list[str], dict[str, float]]:
+        """The peers to time for this workload, and JAX's float64 gradient difference where it
+        runs (JAX is missing: left out)."""
+        from peers import JAX_WORKLOADS, jax_gradient_difference
+
+        runtimes, checked = ["torch fused", "torch.compile"], {}
+        if self.workload.name in JAX_WORKLOADS:
+            try:
+                weights = self.model.plan.params.to_dict()
+                checked["jax jit"] = jax_gradient_difference(
+                    self.workload, weights, self.feeds64, self.expected
+                )
+                runtimes.append("jax jit")
+            except ImportError:
+                pass
+        return runtimes, checked
 
     def optimizer_step(self) -> None:
         params = self.model.plan.params
         self.optimizer.step(params.flat, params.grad, self.workload.lr)
 
 
-def training_steps(torch, args, ceiling: float) -> Section:
+PEER_TARGET = 1.0  # nnc / the fastest peer, MLP and CNN, at every thread setting
+PEER_JUDGED = ("MLP", "CNN")
+PEERS = ("torch fused", "torch.compile", "jax jit")
+
+
+def training_steps(torch, args, ceiling: float) -> list[Section]:
+    """Two tables from one timing: nnc against torch eager, and against the fastest peer."""
     section = Section(
         f"Training steps: nnc against torch eager ({args.threads} thread(s))",
-        [
-            "workload",
-            "batch",
-            "gradients (max rel. diff)",
-            "nnc ms",
-            "torch ms",
-            "nnc / torch",
-            "target",
-            "nnc samples/s",
-            "torch samples/s",
-        ],
-    )
+        ["workload", "batch", "gradients (max rel. diff)", "nnc ms", "torch ms", "nnc / torch", "target",
+         "nnc samples/s", "torch samples/s"],
+    )  # fmt: skip
+    against = Section(
+        f"Training steps: nnc against the fastest peers ({args.threads} thread(s))",
+        ["workload", "nnc ms", "torch fused ms", "torch.compile ms", "jax jit ms", "JAX gradients",
+         "nnc / fastest", "target"],
+    )  # fmt: skip
     for workload in chosen(args.workloads):
         pair = Pair(torch, workload)
         difference = pair.gradient_difference()
@@ -88,7 +109,12 @@ def training_steps(torch, args, ceiling: float) -> Section:
             )
             section.row(workload.name, workload.batch, f"{difference:.1e} FAIL", *["-"] * 6)
             continue
-        seconds = workers.timed(["nnc", "torch"], workload, args.threads, args.rounds, args.steps)
+        peers, checked = pair.peers()
+        wrong = [name for name, d in checked.items() if d > TOLERANCE]
+        for name in wrong:
+            against.fail(f"{workload.name}: {name}'s gradients differ from torch's by {checked[name]:.1e}")
+        timed = ["nnc", "torch", *(p for p in peers if p not in wrong)]
+        seconds = workers.timed(timed, workload, args.threads, args.rounds, args.steps)
         ratio = seconds["nnc"] / seconds["torch"]
         verdict = " PASS" if ratio <= EAGER_TARGET else " FAIL"
         if ratio > EAGER_TARGET:
@@ -100,6 +126,21 @@ def training_steps(torch, args, ceiling: float) -> Section:
             f"{seconds['nnc'] * 1e3:.2f}", f"{seconds['torch'] * 1e3:.2f}", f"{ratio:.2f}{verdict}",
             f"<= {EAGER_TARGET}", f"{workload.batch / seconds['nnc']:.0f}",
             f"{workload.batch / seconds['torch']:.0f}",
+        )  # fmt: skip
+        fastest = min(seconds[p] for p in timed if p not in ("nnc", "torch"))
+        to_peer = seconds["nnc"] / fastest
+        judged = workload.name in PEER_JUDGED
+        verdict = (" PASS" if to_peer <= PEER_TARGET else " FAIL") if judged else ""
+        if judged and to_peer > PEER_TARGET:
+            against.fail(
+                f"{workload.name}, {args.threads} thread(s): nnc / fastest peer {to_peer:.2f} > {PEER_TARGET}"
+            )
+        ms = {name: f"{seconds[name] * 1e3:.2f}" for name in seconds}
+
+        jax_check = f"{checked['jax jit']:.1e}" if "jax jit" in checked else "—"
+        against.row(
+            workload.name, *(ms.get(n, "—") for n in ("nnc", *PEERS)), jax_check,
+            f"{to_peer:.2f}{verdict}", f"<= {PEER_TARGET}" if judged else "reported",
         )  # fmt: skip
         flops = workload.matmul_flops()
         if flops is not None:
@@ -130,11 +171,17 @@ def training_steps(torch, args, ceiling: float) -> Section:
                 f"optimizer update {parts['optimizer'] * 1e3:.2f} ms."
             )
     section.note(
-        f"Median of {args.rounds} alternating rounds of {args.steps} steps, {args.threads} thread(s). "
-        "Gradients: one float64 step from the same weights, worst parameter's max abs difference "
-        f"over its max abs value (must be <= {TOLERANCE:g})."
+        f"Median of {args.rounds} alternating rounds of {args.steps} steps, {args.threads} thread(s), "
+        "each runtime in a process of its own. Gradients: one float64 step from the same weights, "
+        f"worst parameter's max abs difference over its max abs value (must be <= {TOLERANCE:g})."
     )
-    return section
+    against.note(
+        "The same rounds. torch fused: Adam/SGD with fused=True; torch.compile: the module through "
+        "Inductor, the optimizer eager; jax jit: loss, gradients and the optax update under one "
+        "jax.jit, its float64 gradients checked against torch's (written for the MLP and CNN). "
+        "Targets for the MLP and CNN; the LSTM and transformer are reported."
+    )
+    return [section, against]
 
 
 def scaling(torch, args) -> Section:

@@ -114,13 +114,20 @@ def initial_weights(workload) -> dict:
     return model.plan.params.to_dict()
 
 
-def torch_step(workload, threads: int) -> Callable[[], None]:
+def torch_step(workload, threads: int, fused: bool = False, compiled: bool = False) -> Callable[[], None]:
+    """torch eager; `fused`: the optimizer's fused kernel; `compiled`: the module through
+    torch.compile (peers.py)."""
     import numpy as np
     import torch
 
     torch.set_num_threads(threads)
     net = workload.net(torch, initial_weights(workload))
-    optimizer = workload.optimizer(torch, [p for p in net.parameters() if p.requires_grad])
+    trained = [p for p in net.parameters() if p.requires_grad]
+    optimizer = workload.optimizer(torch, trained)
+    if fused:
+        optimizer = type(optimizer)(trained, **{**optimizer.defaults, "fused": True, "foreach": None})
+    if compiled:
+        net = torch.compile(net)
     feeds = workload.feeds(np.random.default_rng(1))
     inputs = [torch.from_numpy(feeds[name]) for name in workload.inputs]
     target = torch.from_numpy(feeds[workload.target_name])
@@ -133,7 +140,22 @@ def torch_step(workload, threads: int) -> Callable[[], None]:
     return step
 
 
-STEPS: dict[str, Callable] = {"nnc": nnc_step, "torch": torch_step}
+def _peer(name: str) -> Callable:
+    def build(workload, threads):
+        import peers
+
+        return getattr(peers, name)(workload, threads)
+
+    return build
+
+
+STEPS: dict[str, Callable] = {
+    "nnc": nnc_step,
+    "torch": torch_step,
+    "torch fused": _peer("torch_fused_step"),
+    "torch.compile": _peer("torch_compile_step"),
+    "jax jit": _peer("jax_step"),
+}
 
 
 def _serve() -> None:
