@@ -13,7 +13,7 @@ from nnc.compiler.ir import DataConfig, EarlyStopping, Graph, LossTerm, TensorTy
 from nnc.compiler.resolve import Resolved
 from nnc.compiler.source import Span
 from nnc.runtime import data
-from nnc.runtime.metrics import METRICS, BoundMetric, bind_metrics, metric_problem
+from nnc.runtime.metrics import METRICS, BoundMetric, bind_metrics, metric_problem, term_names
 from nnc.runtime.ops import OPS
 from nnc.runtime.ops.base import ShapeError
 from nnc.runtime.optim import DEFAULT_OPTIMIZER, OPTIMIZERS, optimizer_problem
@@ -277,7 +277,13 @@ class _ConfigBuilder:
         measures no output, one that cannot measure its output's kind, and one listed twice
         are refused here, not when training starts."""
         kinds = [OPS[t.op].trains for t in losses]
-        bound = bind_metrics(metrics, kinds, [t.prediction for t in losses]) if losses else []
+        bound = (
+            bind_metrics(
+                metrics, kinds, term_names([t.prediction for t in losses], [t.target for t in losses])
+            )
+            if losses
+            else []
+        )
         for config in metrics:
             mine = [b for b in bound if b.config is config]
             if losses and not mine:

@@ -116,6 +116,12 @@ def bind_metrics(configs: Sequence[Named], kinds: Sequence[str], outputs: Sequen
     return out
 
 
+def term_names(predictions: Sequence[str], targets: Sequence[str]) -> list[str]:
+    """What a metric of each loss term is named after: its prediction, or, where several terms
+    train one prediction against different targets, the prediction and the target (y_t, y_t2)."""
+    return [p if predictions.count(p) == 1 else f"{p}_{t}" for p, t in zip(predictions, targets, strict=True)]
+
+
 def _word(value) -> str:
     return f"{value:g}".replace(".", "_") if isinstance(value, float) else str(value)
 

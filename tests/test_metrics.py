@@ -241,3 +241,20 @@ def test_the_macro_average_leaves_out_a_class_neither_present_nor_predicted():
     assert report["macro"] == {"precision": 1.0, "recall": 1.0, "f1": 1.0}
     report = class_report(np.array([[0, 1], [0, 1]]))  # class 0 present, never predicted: it counts
     assert report["macro"]["recall"] == pytest.approx(0.5)
+
+
+def test_two_losses_on_one_prediction_name_their_metrics_after_each_target(tmp_path):
+    """`loss mse(y, target=t)` and `loss mae(y, target=t2)` with `metrics = [mae]`: refused as
+    "metric `y_mae` is listed twice" at a list that names it once. Each is its own metric."""
+    import nnc
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((100, 2)).astype(np.float32)
+    np.savez(tmp_path / "d.npz", x=x, t=x[:, :1] * 2, t2=x[:, 1:] * 3)
+    (tmp_path / "s.nn").write_text(
+        "model m {\n input x: float32[2]\n dense(1) as y\n}\nloss mse(y, target=t)\nloss mae(y, target=t2)\n"
+        'train { epochs = 2; validation = 0.2; metrics = [mae] }\ndata { train = "d.npz" }\n'
+    )
+    history = nnc.load(tmp_path / "s.nn").fit(out=tmp_path / "run", verbose=0)
+    assert {"y_t_mae", "y_t2_mae", "val_y_t_mae", "val_y_t2_mae"} <= set(history.history)
+    assert history.history["y_t_mae"][-1] != history.history["y_t2_mae"][-1]

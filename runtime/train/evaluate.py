@@ -8,7 +8,7 @@ from collections.abc import Mapping
 import numpy as np
 from nnc.runtime.errors import RunError
 from nnc.runtime.executor import Plan
-from nnc.runtime.metrics import bind_metrics, class_report, confusion_matrix, make_metric, roc_auc
+from nnc.runtime.metrics import bind_metrics, class_report, confusion_matrix, make_metric, roc_auc, term_names
 
 EVAL_BATCH = 1024  # inference batches: large for speed, bounded for memory
 
@@ -19,7 +19,11 @@ class MetricSet:
 
     def __init__(self, configs, losses):
         losses = list(losses)
-        bound = bind_metrics(configs, [t.op.trains for t in losses], [t.prediction for t in losses])
+        bound = bind_metrics(
+            configs,
+            [t.op.trains for t in losses],
+            term_names([t.prediction for t in losses], [t.target for t in losses]),
+        )
         for config in configs:
             if not any(b.config is config for b in bound):
                 raise RunError("E502", f"metric `{config.name}` applies to none of the model's losses")
