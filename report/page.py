@@ -54,9 +54,10 @@ def build(run_dir: Path, data: Path | None = None) -> str:
     libraries()
     model = nnc.load_run(run_dir)
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+    curves = read_curves(run_dir)
     sections = [
-        ("Summary", _summary(summary)),
-        ("Training curves", _figure_svg(figure([read_curves(run_dir)]))),
+        ("Summary", _summary(summary, curves)),
+        ("Training curves", _figure_svg(figure([curves]))),
         ("Final and best metrics", _metrics(summary, run_dir)),
         ("Evaluation on the test data", _evaluation(model, data)),
         ("Network", _network(model)),
@@ -101,12 +102,15 @@ def _table(header: list[str], rows: list[list], names: int = 1) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def _summary(s: dict) -> str:
+def _summary(s: dict, curves) -> str:
+    """`curves` (plot.read_curves) gives the best epoch as the plot marks it: early stopping's,
+    else the lowest loss."""
+    best = f"{curves.best_epoch} (by {curves.monitor})" if curves.best_epoch is not None else "—"
     rows = [
         ["epochs run", s.get("epochs_run")],
         ["optimizer steps", s.get("steps")],
         ["stopped early", "yes" if s.get("stopped_early") else "no"],
-        ["best epoch", s.get("best_epoch") if s.get("best_epoch") is not None else "—"],
+        ["best epoch", best],
         ["parameters", f"{s.get('parameters', 0):,}"],
         ["training time", f"{s.get('seconds', 0):.1f} s"],
     ]
