@@ -155,3 +155,26 @@ def test_fit_refuses_its_own_arguments_by_name(tmp_path, arguments, error, said)
         nnc.load(ROOT / "specs" / "spirals.nn").fit(out=tmp_path / "run", **arguments)
     assert said in str(e.value)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_callback_that_raises_leaves_a_checkpoint_to_resume(tmp_path):
+    """A user's callback fails at the end of epoch 2, between checkpoints (every 10 epochs):
+    the two epochs were lost. They are checkpointed before the error goes on, and a resume
+    trains on to the same weights as a run that never failed."""
+    from conftest import ROOT
+
+    spec = ROOT / "specs" / "spirals.nn"
+    settings = ['train.checkpoint_every="10 epochs"', "train.shuffle=false"]
+
+    class Fails(nnc.Callback):
+        def on_epoch_end(self, epoch, logs):
+            if epoch == 1:
+                raise ValueError("a bug in my callback")
+
+    with pytest.raises(ValueError, match="a bug in my callback"):
+        nnc.load(spec, tuple(settings)).fit(out=tmp_path / "cut", epochs=4, callbacks=[Fails()], verbose=0)
+    assert (tmp_path / "cut" / "checkpoint.npz").exists()
+    resumed = nnc.load(spec, tuple(settings)).fit(resume=tmp_path / "cut", epochs=4, verbose=0)
+    nnc.load(spec, tuple(settings)).fit(out=tmp_path / "whole", epochs=4, verbose=0)
+    assert resumed.training_summary["epochs_run"] == 4
+    assert same_weights(weights(tmp_path / "cut"), weights(tmp_path / "whole"))

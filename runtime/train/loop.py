@@ -174,7 +174,26 @@ class Trainer:
 
     def _tell(self, event: str, *args) -> None:
         for callback in self.callbacks:
-            getattr(callback, event)(*args)
+            try:
+                getattr(callback, event)(*args)
+            except Exception:
+                if event in ("on_batch_end", "on_epoch_end"):  # at a step boundary: consistent
+                    self._checkpoint_before_raising(callback)
+                raise
+
+    def _checkpoint_before_raising(self, failed) -> None:
+        """A listener (a user's callback) raised at a step boundary: the work so far is
+        checkpointed first, so that fit(resume=...) continues it once the callback is fixed,
+        whatever the cadence said. A checkpoint that cannot be written leaves the listener's
+        error as the one raised."""
+        from nnc.runtime.train.callbacks import Checkpoints
+
+        for callback in self.callbacks:
+            if isinstance(callback, Checkpoints) and callback is not failed:
+                try:
+                    callback.save(finished=None)
+                except Exception:  # noqa: BLE001, S110 - the listener's error is the one to see
+                    pass
 
     def _interrupt(self, signum, frame) -> None:
         if self.interrupted:  # a second Ctrl-C: the user does not want to wait
