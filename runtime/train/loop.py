@@ -184,12 +184,14 @@ class Trainer:
     def _checkpoint_before_raising(self, failed) -> None:
         """A listener (a user's callback) raised at a step boundary: the work so far is
         checkpointed first, so that fit(resume=...) continues it once the callback is fixed,
-        whatever the cadence said. A checkpoint that cannot be written leaves the listener's
-        error as the one raised."""
+        whatever the cadence said. Not when the run replaces an old one (--overwrite) that has
+        not been replaced yet: that one comes back whole, as after any failure before the new
+        run's first checkpoint. A checkpoint that cannot be written leaves the listener's error
+        as the one raised."""
         from nnc.runtime.train.callbacks import Checkpoints
 
         for callback in self.callbacks:
-            if isinstance(callback, Checkpoints) and callback is not failed:
+            if isinstance(callback, Checkpoints) and callback is not failed and not callback.run.replacing:
                 try:
                     callback.save(finished=None)
                 except Exception:  # noqa: BLE001, S110 - the listener's error is the one to see

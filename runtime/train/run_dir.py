@@ -167,6 +167,12 @@ class RunDir:
             os.replace(self.file(name), aside / name)
         self._aside = aside
 
+    @property
+    def replacing(self) -> bool:
+        """Whether an old run set aside (--overwrite) still waits for this one's first
+        checkpoint, and comes back if this one fails before it."""
+        return self._aside is not None
+
     def restore_aside(self) -> None:
         if self._aside is None:
             return
