@@ -7,6 +7,16 @@ ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.nn"))
 
 
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """One local Ray cluster of 2 CPUs for the whole session, joined by this process (for the
+    Python API) and by commands run with `--address`, which this yields."""
+    ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'nnc[ray]')")
+    context = ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    yield context.address_info["gcs_address"]
+    ray.shutdown()
+
+
 @pytest.fixture
 def compile_text(tmp_path):
     """Compile spec text written to a file in a temporary folder; returns the Compiled result

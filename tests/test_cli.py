@@ -101,11 +101,11 @@ def test_missing_or_binary_spec_is_a_diagnostic_not_a_traceback(tmp_path):
     assert "is not UTF-8 text" in result.output
 
 
-def test_help_imports_no_numpy_lark_or_onnx():
+def test_help_imports_no_numpy_lark_onnx_or_ray():
     code = (
         "import sys; from nnc.cli import main\n"
         "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-        "heavy = {'numpy', 'lark', 'onnx', 'onnxruntime'} & set(sys.modules)\n"
+        "heavy = {'numpy', 'lark', 'onnx', 'onnxruntime', 'ray'} & set(sys.modules)\n"
         "print('HEAVY', sorted(heavy))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

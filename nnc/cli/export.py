@@ -1,8 +1,7 @@
-"""`nnc export` and `nnc predict`: a trained model to ONNX, and ONNX through onnxruntime."""
+"""`nnc export`: a trained model to ONNX, verified against the NumPy runtime."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import click
@@ -63,64 +62,3 @@ def export(
         else (" (verified against the NumPy runtime)")
     )
     click.echo(f"wrote {path}" + ("" if no_verify else verified), err=True)
-
-
-@click.command()
-@click.argument("model_path", metavar="MODEL.onnx", type=click.Path(dir_okay=False), required=False)
-@click.option(
-    "--data",
-    type=click.Path(),
-    help="Inputs: .csv, .parquet, .npz (or .npy for one input), or a folder of images or texts.",
-)
-@click.option(
-    "-o",
-    "--output",
-    type=click.Path(dir_okay=False),
-    help="predictions.csv, .npy or .npz (default: CSV on stdout).",
-)
-@click.option(
-    "--provider",
-    default="cpu",
-    show_default=True,
-    help="Execution provider: cpu, cuda, cuda:1 (a device), tensorrt, ...; never a silent fall-back.",
-)
-@click.option("--allow-tf32", is_flag=True, help="Let CUDA compute with TF32: faster, about 1e-3 less exact.")
-@click.option("--verbose", "-v", is_flag=True, help="Show onnxruntime's own log (otherwise errors only).")
-@click.option("--list-providers", is_flag=True, help="List the execution providers available here and exit.")
-@click.option("--threads", type=click.IntRange(1), help="Threads onnxruntime may use.")
-@click.option("--batch-size", type=click.IntRange(1), default=1024, show_default=True)
-def predict(
-    model_path, data, output, provider, allow_tf32, verbose, list_providers, threads, batch_size
-) -> None:
-    """Run MODEL.onnx (from `nnc export`) through onnxruntime on --data.
-
-    Class labels come from the model's metadata. An unavailable --provider is an error, never
-    a silent fall-back to CPU."""
-    from nnc.runtime.onnx.predict import Predictor, write_predictions
-    from nnc.runtime.onnx.session import available_providers
-
-    if list_providers:
-        click.echo("\n".join(available_providers()))
-        return
-    if model_path is None or data is None:
-        raise click.UsageError("nnc predict needs MODEL.onnx and --data FILE")
-    predictor = Predictor(
-        model_path, provider=provider, threads=threads, verbose=verbose, allow_tf32=allow_tf32
-    )
-    if output is not None and output.lower().endswith(".npy") and len(predictor.outputs) != 1:
-        raise click.UsageError(f"the model has {len(predictor.outputs)} outputs; write .npz or .csv")
-    live = sys.stderr.isatty()
-
-    def counted(parts):
-        done = 0
-        for part, outputs in parts:
-            yield part, outputs
-            done += part.n
-            if live:
-                click.echo(f"\r{done} samples", err=True, nl=False)
-        if live:
-            click.echo("", err=True)
-
-    parts = counted(predictor.stream(data, batch_size=batch_size))
-    to = Path(output) if output else None
-    write_predictions(predictor, parts, to, lambda text: click.echo(text, nl=False))

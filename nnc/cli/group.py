@@ -6,7 +6,8 @@ calls the API or the runtime. Only click and the standard library are imported a
     common.py   exit codes, printing diagnostics, error handling, shared options
     check.py    nnc check
     train.py    nnc train, nnc eval
-    export.py   nnc export, nnc predict
+    export.py   nnc export
+    predict.py  nnc predict (one file, or shards, here or on Ray)
     report.py   nnc graph, nnc plot, nnc report
 
 Exit codes: 0 success, 1 internal error, 2 usage error (click's, and an opset, provider or
@@ -27,7 +28,8 @@ from nnc.cli.common import (
     EXIT_TRAINING_ERROR,
     Group,
 )
-from nnc.cli.export import export, predict
+from nnc.cli.export import export
+from nnc.cli.predict import predict
 from nnc.cli.report import graph, plot, report
 from nnc.cli.train import evaluate, train
 

@@ -64,8 +64,12 @@ def _schema(path: Path) -> _Columns:
         schema = pa.parquet.read_schema(path)
     except (OSError, pa.ArrowException) as e:
         raise DataError("E404", f"cannot read `{path.name}` as Parquet: {e}", path=shown_path(path)) from None
-    names = list(schema.names)
-    table = _Columns(shown_path(path), names)
+    return _named(shown_path(path), list(schema.names))
+
+
+def _named(shown: str, names: list[str]) -> _Columns:
+    """The columns, refused (E414) where two share a name or one has none."""
+    table = _Columns(shown, names)
     seen = set()
     for j, name in enumerate(names):
         if not name or name in seen:
@@ -118,6 +122,14 @@ class ParquetFile(Reader):
             raise DataError("E404", f"cannot read `{path.name}` as Parquet: {e}", path=table.shown) from None
         if done == 0:
             raise DataError("E405", f"`{path.name}` has no rows", path=table.shown)
+
+
+def from_arrow(data, fields: list[Field], labels: dict[str, list[str]], shown: str) -> Dataset:
+    """`fields` from a pyarrow Table or RecordBatch in memory (a batch of a Ray Dataset), read
+    by the rules of a Parquet file's columns; a bad value is located at its row of `data`, in
+    `shown` (what the messages call the batch)."""
+    table = _named(shown, list(data.schema.names))
+    return _dataset(table, data, assign(table, fields), labels)
 
 
 def _used(table: _Columns, plan) -> list[str]:

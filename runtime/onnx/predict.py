@@ -6,7 +6,7 @@ the graph has its standardization applied from its metadata, as it was then."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import replace
 from pathlib import Path
 
@@ -96,13 +96,7 @@ class Predictor:
         past and listed once, as a warning; categories the training data did not have are
         counted once, at the end."""
         root = Path.cwd()
-        columns = self.metadata.columns
-        fields = [replace(f, columns=tuple(columns[f.name])) if f.name in columns else f for f in self.inputs]
-        if not columns:  # a file exported before columns were recorded: targets are read past
-            present = data.names(path, root)
-            for name, t in self.metadata.targets.items():
-                if name in present:
-                    fields.append(Field(name, t["dtype"], tuple(t["shape"]), t["classes"]))
+        fields = self.fields(lambda: data.names(path, root))
         unseen, first, source = {}, True, path
         categories = {name: set(values) for name, values in self.metadata.categories.items()}
         for part in data.batches(path, root, fields, labels=self.metadata.labels, batch_size=batch_size):
@@ -112,6 +106,19 @@ class Predictor:
             data.add_unseen(unseen, data.unseen(part.arrays, categories))
             yield part, self.run({f.name: part.arrays[f.name] for f in self.inputs}, batch_size=batch_size)
         data.warn_unseen(unseen, source)
+
+    def fields(self, present: Callable[[], Collection[str]]) -> list[Field]:
+        """What a data file is read for: the inputs, from the training data's columns by name;
+        for a file exported before columns were recorded, also the targets among the columns
+        `present()` lists, to be read past."""
+        columns = self.metadata.columns
+        fields = [replace(f, columns=tuple(columns[f.name])) if f.name in columns else f for f in self.inputs]
+        if not columns:
+            names = present()
+            for name, t in self.metadata.targets.items():
+                if name in names:
+                    fields.append(Field(name, t["dtype"], tuple(t["shape"]), t["classes"]))
+        return fields
 
     def run_file(self, path: str, *, batch_size: int = 1024) -> dict[str, np.ndarray]:
         """Every output of `stream`, joined."""

@@ -28,7 +28,7 @@ PROVIDERS = {
     "coreml": "CoreMLExecutionProvider",
     "azure": "AzureExecutionProvider",
 }
-_GPU = {"cuda", "tensorrt"}
+GPU_PROVIDERS = {"cuda", "tensorrt"}  # an actor running them needs a GPU (nnc/ray.py)
 _LOG_ERRORS, _LOG_VERBOSE = 3, 1  # onnxruntime's severities: 0 verbose, 1 info, 2 warning, 3 error
 
 
@@ -100,7 +100,7 @@ def open_session(
 
 
 def _gpu_help(name: str) -> str:
-    if name not in _GPU:
+    if name not in GPU_PROVIDERS:
         return ""
     both = all(_installed(d) for d in ("onnxruntime", "onnxruntime-gpu"))
     if both:
