@@ -13,6 +13,7 @@ how to install it (E550) when it is needed."""
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -22,11 +23,13 @@ from nnc.runtime.onnx.session import GPU_PROVIDERS, parse_provider
 from nnc.runtime.onnx.shards import Outcome, Shard, finished, score
 
 
-def require_ray():
-    """The `ray` module with Ray Data, or E550 naming the extra."""
+def require_ray(part: str = "ray.data"):
+    """The `ray` module, with `part` imported (ray.data for inference, ray.tune for sweeps), or
+    E550 naming the extra: said before anything runs."""
     try:
         import ray
-        import ray.data  # noqa: F401
+
+        importlib.import_module(part)
     except ImportError:
         raise UsageError(
             "E550", "--engine ray needs Ray, which is not installed", help="pip install 'nnc[ray]'"
@@ -35,9 +38,10 @@ def require_ray():
 
 
 def connect(address: str | None = None) -> bool:
-    """Joins the Ray cluster at `address` (None: RAY_ADDRESS, else a new local one) unless this
-    process is connected already; True when it connected now (and so should disconnect)."""
-    ray = require_ray()
+    """Joins the Ray cluster at `address` (None: RAY_ADDRESS, else one `ray start` began on this
+    machine, else a new local one) unless this process is connected already; True when it
+    connected now (and so should disconnect)."""
+    ray = require_ray("ray")
     if ray.is_initialized():
         return False
     ray.init(address=address, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
@@ -48,12 +52,12 @@ def connect(address: str | None = None) -> bool:
 
 class Predictor:
     """`ds.map_batches(nnc.ray.Predictor, fn_constructor_kwargs={"model": "m.onnx"},
-    batch_format="pyarrow", concurrency=4)`: the predictions of each batch, as the columns
-    `nnc predict` writes (`class`, `p_<class>` for a classifier, the values otherwise), with
-    the columns named in `keep` (an id) passed through. A batch's columns are matched to the
-    model's inputs by name and read by the rules of a Parquet file's (docs/data.md); a bad
-    value raises a DataError located at its row of the batch. Batches may be pyarrow tables,
-    pandas frames or dicts of NumPy arrays."""
+    batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=4))`: the predictions of
+    each batch, as the columns `nnc predict` writes (`class`, `p_<class>` for a classifier, the
+    values otherwise), with the columns named in `keep` (an id) passed through. A batch's
+    columns are matched to the model's inputs by name and read by the rules of a Parquet
+    file's (docs/data.md); a bad value raises a DataError located at its row of the batch.
+    Batches may be pyarrow tables, pandas frames or dicts of NumPy arrays."""
 
     def __init__(
         self,

@@ -12,6 +12,7 @@ def ray_cluster():
     """One local Ray cluster of 2 CPUs for the whole session, joined by this process (for the
     Python API) and by commands run with `--address`, which this yields."""
     ray = pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'nnc[ray]')")
+    pytest.importorskip("ray.tune", reason="the ray extra is not installed (pip install 'nnc[ray]')")
     context = ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     yield context.address_info["gcs_address"]
     ray.shutdown()

@@ -6,6 +6,7 @@ calls the API or the runtime. Only click and the standard library are imported a
     common.py   exit codes, printing diagnostics, error handling, shared options
     check.py    nnc check
     train.py    nnc train, nnc eval
+    sweep.py    nnc sweep
     export.py   nnc export
     predict.py  nnc predict (one file, or shards, here or on Ray)
     report.py   nnc graph, nnc plot, nnc report
@@ -31,6 +32,7 @@ from nnc.cli.common import (
 from nnc.cli.export import export
 from nnc.cli.predict import predict
 from nnc.cli.report import graph, plot, report
+from nnc.cli.sweep import sweep
 from nnc.cli.train import evaluate, train
 
 __all__ = [
@@ -49,5 +51,5 @@ def main() -> None:
     """nnc: describe a neural network in a .nn spec, check it, train it, ship it as ONNX."""
 
 
-for command in (check, train, evaluate, export, predict, graph, plot, report):
+for command in (check, train, evaluate, export, predict, graph, plot, report, sweep):
     main.add_command(command)

@@ -11,6 +11,7 @@ second one aborts at once."""
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from contextlib import contextmanager
@@ -29,8 +30,19 @@ from nnc.runtime.train.state import TrainState
 def interrupts_held():
     """A Ctrl-C during the block waits for its end: what the block writes is written whole.
     Nothing is lost by ignoring it then: the block finishes the work the user asked for."""
+    with sigint_handled(signal.SIG_IGN):
+        yield
+
+
+@contextmanager
+def sigint_handled(handler):
+    """SIGINT goes to `handler` during the block. Only the main thread may set it: a fit in
+    another thread (a Ray Tune trial, a server's worker) leaves Ctrl-C to the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     previous = signal.getsignal(signal.SIGINT)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, handler)
     try:
         yield
     finally:
@@ -138,14 +150,9 @@ class Trainer:
     def fit(self) -> TrainState:
         self.started = time.perf_counter()
         retain_freed_memory()  # steps reuse their memory instead of page-faulting it back in
-        previous = signal.getsignal(signal.SIGINT)
-        signal.signal(signal.SIGINT, self._interrupt)
-        try:
-            # Overflow is caught by _check_finite, located; NumPy's warnings would only add noise.
-            with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                self._loop()
-        finally:
-            signal.signal(signal.SIGINT, previous)
+        # Overflow is caught by _check_finite, located; NumPy's warnings would only add noise.
+        with sigint_handled(self._interrupt), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            self._loop()
         if self.interrupted:
             raise Interrupted()
         return self.state
