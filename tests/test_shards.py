@@ -200,6 +200,8 @@ def test_shards_that_cannot_each_have_an_output_are_refused(model, tmp_path):
     assert not (tmp_path / "out").exists()
     alone = cli(tmp_path, "predict", model, "--data", "all.csv", "-o", "p.csv", "--resume")
     assert alone.returncode == 2 and "--resume is for shards" in alone.stderr
+    local = cli(tmp_path, "predict", model, "--data", "shards/*.csv", "-o", "out", "--workers", "2")
+    assert local.returncode == 2 and "--workers is for --engine ray" in local.stderr
 
 
 def test_engine_ray_without_ray_names_the_extra(model, tmp_path, monkeypatch):

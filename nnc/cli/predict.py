@@ -45,7 +45,9 @@ from nnc.cli.common import EXIT_DATA_ERROR, EXIT_TRAINING_ERROR, EXIT_USAGE_ERRO
     show_default=True,
     help="local: this process; ray: the shards spread over a Ray cluster's actors (pip install 'nnc[ray]').",
 )
-@click.option("--address", help="The Ray cluster to join (default: RAY_ADDRESS, else a local one).")
+@click.option(
+    "--address", help="The Ray cluster to join (default: RAY_ADDRESS, else `ray start`'s, else a local one)."
+)
 @click.option(
     "--workers", type=click.IntRange(1), help="Ray actors, one session each (default: one per CPU)."
 )
@@ -78,6 +80,9 @@ def predict(
         return
     if model_path is None or data is None:
         raise click.UsageError("nnc predict needs MODEL.onnx and --data FILE")
+    for given, name in ((address, "--address"), (workers, "--workers")):
+        if given is not None and engine != "ray":
+            raise click.UsageError(f"{name} is for --engine ray")
     if glob.has_magic(data) or engine == "ray":
         if output is None:
             raise click.UsageError("predicting shards needs -o FOLDER, where each shard's output goes")
@@ -91,9 +96,6 @@ def predict(
         }
         _shards(model_path, data, Path(output), options, engine, address, workers, resume, verbose)
         return
-    for given, name in ((address, "--address"), (workers, "--workers")):
-        if given is not None:
-            raise click.UsageError(f"{name} is for --engine ray")
     if resume:
         raise click.UsageError("--resume is for shards: a --data pattern and an -o folder")
     if output is not None and Path(output).is_dir():
