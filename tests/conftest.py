@@ -1,3 +1,5 @@
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -5,6 +7,26 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.nn"))
+TIMEOUT = 180  # seconds: every command run_nnc runs is bounded, so a hang fails instead of blocking CI
+
+
+def run_nnc(cwd, *args, timeout: float = TIMEOUT) -> subprocess.CompletedProcess:
+    """`nnc ARGS...` as a user runs it: the console script in a subprocess, in `cwd`, no stdin."""
+    return subprocess.run(
+        [sys.executable, "-m", "nnc", *map(str, args)],
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
+    """The command's result, after checking it succeeded without a traceback."""
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return result
 
 
 @pytest.fixture(scope="session")

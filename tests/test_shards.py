@@ -7,18 +7,16 @@ a user runs them: the console script in a subprocess."""
 from __future__ import annotations
 
 import csv
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from conftest import ok, run_nnc
 
 import nnc
 from nnc.cli.group import main
-
-TIMEOUT = 180  # seconds: a hang fails instead of blocking CI
 
 SPEC = """\
 model blobs {
@@ -33,23 +31,6 @@ data { train = "data.csv" }
 """
 COLUMNS = ["a", "b", "c", "d"]
 SIZES = [37, 80, 5, 120, 64, 1, 99, 50, 73, 18, 128, 41]  # a dozen shards, batches cross them
-
-
-def cli(cwd, *args) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "nnc", *map(str, args)],
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-    )
-
-
-def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr
-    return result
 
 
 def text(x: np.ndarray) -> list[str]:
@@ -119,8 +100,8 @@ def outputs(folder: Path, names: list[Path]) -> list[Path]:
 def test_local_shards_equal_one_predict_over_the_concatenated_data(model, tmp_path):
     found = shards(tmp_path)
     args = ("--batch-size", "64")
-    ok(cli(tmp_path, "predict", model, "--data", "all.csv", "-o", "all_pred.csv", *args))
-    done = ok(cli(tmp_path, "predict", model, "--data", "shards/*", "-o", "out", *args))
+    ok(run_nnc(tmp_path, "predict", model, "--data", "all.csv", "-o", "all_pred.csv", *args))
+    done = ok(run_nnc(tmp_path, "predict", model, "--data", "shards/*", "-o", "out", *args))
     assert joined(outputs(tmp_path, found)) == rows(tmp_path / "all_pred.csv")
     assert f"wrote 12 shards ({sum(SIZES)} samples) to out" in done.stderr
     # the id column, read past, is one note for the six CSV shards
@@ -142,10 +123,10 @@ def check_failure_then_resume(folder: Path, model: Path, *engine: str) -> None:
     """The two bad shards are located and the ten others written; fixed, a --resume scores the
     two and leaves the ten untouched; then every output equals the single-process one."""
     found = shards(folder)
-    ok(cli(folder, "predict", model, "--data", "all.csv", "-o", "all_pred.csv"))
+    ok(run_nnc(folder, "predict", model, "--data", "all.csv", "-o", "all_pred.csv"))
     good = {p: p.read_bytes() for p in (found[2], found[5])}
     break_shard(folder)
-    failed = cli(folder, "predict", model, "--data", "shards/*", "-o", "out", *engine)
+    failed = run_nnc(folder, "predict", model, "--data", "shards/*", "-o", "out", *engine)
     assert failed.returncode == 4, failed.stderr
     assert "shards/part-02.csv:4:" in failed.stderr and "row 3, column `b`" in failed.stderr
     assert "error[E407]" in failed.stderr and "'oops'" in failed.stderr
@@ -158,7 +139,7 @@ def check_failure_then_resume(folder: Path, model: Path, *engine: str) -> None:
 
     for path, data in good.items():  # fixed
         path.write_bytes(data)
-    resumed = ok(cli(folder, "predict", model, "--data", "shards/*", "-o", "out", "--resume", *engine))
+    resumed = ok(run_nnc(folder, "predict", model, "--data", "shards/*", "-o", "out", "--resume", *engine))
     assert "wrote 2 shards" in resumed.stderr and "kept 10 finished by an earlier run" in resumed.stderr
     assert all(p.stat().st_mtime_ns == t for p, t in times.items())  # not written again
     assert joined(written) == rows(folder / "all_pred.csv")
@@ -170,11 +151,11 @@ def test_a_bad_shard_is_located_the_others_written_and_resume_finishes_it(model,
 
 def test_resume_scores_again_what_another_model_or_input_produced(model, tmp_path):
     found = shards(tmp_path)
-    ok(cli(tmp_path, "predict", model, "--data", "shards/*.csv", "-o", "out"))
+    ok(run_nnc(tmp_path, "predict", model, "--data", "shards/*.csv", "-o", "out"))
     # an input rewritten since: its shard is scored again, the others kept
     first = found[0].read_text().splitlines()
     found[0].write_text("\n".join(first[:-1]) + "\n")
-    again = ok(cli(tmp_path, "predict", model, "--data", "shards/*.csv", "-o", "out", "--resume"))
+    again = ok(run_nnc(tmp_path, "predict", model, "--data", "shards/*.csv", "-o", "out", "--resume"))
     assert "wrote 1 shard " in again.stderr and "kept 5 finished" in again.stderr
     assert len(rows(tmp_path / "out/part-00.csv")) == SIZES[0]  # its header and one row fewer
     # another model (the same network, other bytes): every shard again
@@ -184,23 +165,23 @@ def test_resume_scores_again_what_another_model_or_input_produced(model, tmp_pat
     proto = onnx.load(model)
     proto.doc_string = "retrained"
     onnx.save(proto, other)
-    again = ok(cli(tmp_path, "predict", other, "--data", "shards/*.csv", "-o", "out", "--resume"))
+    again = ok(run_nnc(tmp_path, "predict", other, "--data", "shards/*.csv", "-o", "out", "--resume"))
     assert "wrote 6 shards" in again.stderr and "kept" not in again.stderr
 
 
 def test_shards_that_cannot_each_have_an_output_are_refused(model, tmp_path):
     shards(tmp_path)
-    none = cli(tmp_path, "predict", model, "--data", "nothing/*.csv", "-o", "out")
+    none = run_nnc(tmp_path, "predict", model, "--data", "nothing/*.csv", "-o", "out")
     assert none.returncode == 2 and "error[E545]: no data file matches `nothing/*.csv`" in none.stderr
     (tmp_path / "shards/part-00.parquet").write_bytes(b"")
-    twice = cli(tmp_path, "predict", model, "--data", "shards/part-00.*", "-o", "out")
+    twice = run_nnc(tmp_path, "predict", model, "--data", "shards/part-00.*", "-o", "out")
     assert twice.returncode == 2 and "error[E546]" in twice.stderr and "part-00.csv" in twice.stderr
-    onto = cli(tmp_path, "predict", model, "--data", "shards/*.csv", "-o", "shards")
+    onto = run_nnc(tmp_path, "predict", model, "--data", "shards/*.csv", "-o", "shards")
     assert onto.returncode == 2 and "would replace an input shard" in onto.stderr
     assert not (tmp_path / "out").exists()
-    alone = cli(tmp_path, "predict", model, "--data", "all.csv", "-o", "p.csv", "--resume")
+    alone = run_nnc(tmp_path, "predict", model, "--data", "all.csv", "-o", "p.csv", "--resume")
     assert alone.returncode == 2 and "--resume is for shards" in alone.stderr
-    local = cli(tmp_path, "predict", model, "--data", "shards/*.csv", "-o", "out", "--workers", "2")
+    local = run_nnc(tmp_path, "predict", model, "--data", "shards/*.csv", "-o", "out", "--workers", "2")
     assert local.returncode == 2 and "--workers is for --engine ray" in local.stderr
 
 
@@ -222,9 +203,9 @@ def test_engine_ray_without_ray_names_the_extra(model, tmp_path, monkeypatch):
 def test_ray_shards_equal_one_predict_over_the_concatenated_data(model, ray_cluster, tmp_path):
     found = shards(tmp_path)
     args = ("--batch-size", "64")
-    ok(cli(tmp_path, "predict", model, "--data", "all.csv", "-o", "all_pred.csv", *args))
+    ok(run_nnc(tmp_path, "predict", model, "--data", "all.csv", "-o", "all_pred.csv", *args))
     ray = ("--engine", "ray", "--address", ray_cluster, "--workers", "2")
-    done = ok(cli(tmp_path, "predict", model, "--data", "shards/*", "-o", "out", *args, *ray))
+    done = ok(run_nnc(tmp_path, "predict", model, "--data", "shards/*", "-o", "out", *args, *ray))
     assert joined(outputs(tmp_path, found)) == rows(tmp_path / "all_pred.csv")
     assert f"wrote 12 shards ({sum(SIZES)} samples) to out" in done.stderr
 

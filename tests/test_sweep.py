@@ -15,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import TIMEOUT, ok, run_nnc
 
 from nnc.sweep.points import parse_axis, trial_seed, trials
-
-TIMEOUT = 180  # seconds; every subprocess is bounded, so a hang fails instead of blocking CI
 
 SPEC = """\
 const hidden = 8
@@ -42,23 +41,6 @@ GRID = ("--grid", "hidden=4,8", "--grid", "optimizer.lr=1e-3,0.03")
 NAMES = ["0000-hidden=4,lr=1e-3", "0001-hidden=4,lr=0.03", "0002-hidden=8,lr=1e-3", "0003-hidden=8,lr=0.03"]
 
 
-def nnc(cwd, *args, timeout=TIMEOUT) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "nnc", *map(str, args)],
-        cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def ok(result: subprocess.CompletedProcess) -> subprocess.CompletedProcess:
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr
-    return result
-
-
 def project(folder: Path) -> Path:
     """The spec and 60 rows of a 3-class problem in `folder`."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -80,7 +62,7 @@ def leaderboard(folder: Path, out="runs/spec-sweep") -> list[dict]:
 def reference(tmp_path_factory) -> Path:
     """The 4-trial grid swept once, uninterrupted, by the local engine."""
     folder = project(tmp_path_factory.mktemp("reference"))
-    ok(nnc(folder, "sweep", "spec.nn", *GRID, "--workers", "2"))
+    ok(run_nnc(folder, "sweep", "spec.nn", *GRID, "--workers", "2"))
     return folder
 
 
@@ -154,8 +136,8 @@ def test_fit_trains_in_a_thread_other_than_the_main_one(tmp_path):
 @pytest.mark.parametrize("grid,same_as", [("hidden=4,-8", "hidden=-8"), ("hiden=4,8", "hiden=4")])
 def test_a_bad_point_is_the_set_diagnostic_before_any_training(tmp_path, grid, same_as):
     project(tmp_path)
-    result = nnc(tmp_path, "sweep", "spec.nn", "--grid", grid)
-    train = nnc(tmp_path, "train", "spec.nn", "--set", same_as)
+    result = run_nnc(tmp_path, "sweep", "spec.nn", "--grid", grid)
+    train = run_nnc(tmp_path, "train", "spec.nn", "--set", same_as)
     assert result.returncode == train.returncode == 3
     assert result.stderr == train.stderr and "error[E" in result.stderr
     assert not (tmp_path / "runs").exists()
@@ -188,7 +170,7 @@ def test_missing_ray_is_e550_naming_the_extra(tmp_path, monkeypatch):
 # ---- the local engine -----------------------------------------------------------------
 def test_local_sweep_is_reproducible_ranked_and_its_best_exports(reference, tmp_path):
     again = project(tmp_path / "again")
-    result = ok(nnc(again, "sweep", "spec.nn", *GRID, "--workers", "2"))
+    result = ok(run_nnc(again, "sweep", "spec.nn", *GRID, "--workers", "2"))
     board = reference / "runs/spec-sweep/leaderboard.csv"
     assert (again / "runs/spec-sweep/leaderboard.csv").read_bytes() == board.read_bytes()
     rows = leaderboard(reference)
@@ -210,10 +192,10 @@ def test_local_sweep_is_reproducible_ranked_and_its_best_exports(reference, tmp_
             assert float(row["best_val_loss"]) == min(float(r["val_loss"]) for r in csv.DictReader(f))
     assert os.readlink(again / "runs/spec-sweep/best") == rows[0]["trial"]
     assert rows[0]["trial"] in result.stdout.splitlines()[1]  # the printed table, best first
-    exported = ok(nnc(again, "export", "runs/spec-sweep/best"))
+    exported = ok(run_nnc(again, "export", "runs/spec-sweep/best"))
     assert (again / "runs/spec-sweep" / rows[0]["trial"] / "model.onnx").exists(), exported.stderr
     # the same folder with another sweep is refused, naming what differs
-    other = nnc(again, "sweep", "spec.nn", "--grid", "hidden=4,16")
+    other = run_nnc(again, "sweep", "spec.nn", "--grid", "hidden=4,16")
     assert other.returncode == 5 and "error[E560]" in other.stderr and "grid" in other.stderr
 
 
@@ -238,7 +220,7 @@ def test_rerun_keeps_finished_trials_and_resumes_the_unfinished_one(reference, t
     first = sweep.run_dir(sweep.trials[0])
     kept = {p.name: p.stat().st_mtime_ns for p in first.iterdir()}
 
-    result = ok(nnc(tmp_path, "sweep", "spec.nn", *GRID, "--workers", "2"))
+    result = ok(run_nnc(tmp_path, "sweep", "spec.nn", *GRID, "--workers", "2"))
     assert {p.name: p.stat().st_mtime_ns for p in first.iterdir()} == kept
     assert "0000-hidden=4,lr=1e-3" not in result.stderr  # kept: not trained, not reported
     board = (tmp_path / "runs/spec-sweep/leaderboard.csv").read_bytes()
@@ -247,7 +229,7 @@ def test_rerun_keeps_finished_trials_and_resumes_the_unfinished_one(reference, t
 
 def test_a_failing_trial_is_recorded_and_the_others_finish(tmp_path):
     project(tmp_path)
-    result = nnc(tmp_path, "sweep", "spec.nn", "--grid", "optimizer.lr=0.01,1e30,0.03")
+    result = run_nnc(tmp_path, "sweep", "spec.nn", "--grid", "optimizer.lr=0.01,1e30,0.03")
     assert result.returncode == 5, result.stderr
     rows = leaderboard(tmp_path)
     assert [r["status"] for r in rows] == ["finished", "finished", "failed"]
@@ -260,7 +242,7 @@ def test_a_failing_trial_is_recorded_and_the_others_finish(tmp_path):
 def test_ray_sweep_without_asha_equals_the_local_one(reference, ray_cluster, tmp_path):
     project(tmp_path)
     ok(
-        nnc(
+        run_nnc(
             tmp_path,
             "sweep",
             "spec.nn",
@@ -281,15 +263,15 @@ def test_ray_asha_stops_a_clearly_poor_trial_early(ray_cluster, tmp_path):
     project(tmp_path)
     grid = ("--grid", "optimizer.lr=0.05,0.03,0.04,1e-9")  # the poor one last: the rung holds others
     args = ("--address", ray_cluster, "--reduction-factor", "2", "--set", "train.epochs=6")
-    result = ok(nnc(tmp_path, "sweep", "spec.nn", *grid, "--engine", "ray", *args))
+    result = ok(run_nnc(tmp_path, "sweep", "spec.nn", *grid, "--engine", "ray", *args))
     rows = {r["trial"]: r for r in leaderboard(tmp_path)}
     poor = rows["0003-lr=1e-9"]
     assert poor["status"] == "stopped early (ASHA)" and int(poor["epochs"]) < 6, result.stderr
     assert all(r["status"] in ("finished", "stopped early (ASHA)") for r in rows.values())
     run = tmp_path / poor["run_dir"]
     assert json.loads((run / "summary.json").read_text())["stopped_early"] is True
-    ok(nnc(tmp_path, "export", run))  # a valid run directory: the weights at the stop
+    ok(run_nnc(tmp_path, "export", run))  # a valid run directory: the weights at the stop
     # kept as it is when the sweep runs again
     mtime = (run / "weights.npz").stat().st_mtime_ns
-    ok(nnc(tmp_path, "sweep", "spec.nn", *grid, "--engine", "ray", *args))
+    ok(run_nnc(tmp_path, "sweep", "spec.nn", *grid, "--engine", "ray", *args))
     assert (run / "weights.npz").stat().st_mtime_ns == mtime
