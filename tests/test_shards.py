@@ -149,7 +149,7 @@ def test_a_bad_shard_is_located_the_others_written_and_resume_finishes_it(model,
     check_failure_then_resume(tmp_path, model)
 
 
-def test_resume_scores_again_what_another_model_or_input_produced(model, tmp_path):
+def test_resume_scores_again_what_a_kill_another_model_or_input_left(model, tmp_path):
     found = shards(tmp_path)
     ok(run_nnc(tmp_path, "predict", model, "--data", "shards/*.csv", "-o", "out"))
     # an input rewritten since: its shard is scored again, the others kept
@@ -158,6 +158,13 @@ def test_resume_scores_again_what_another_model_or_input_produced(model, tmp_pat
     again = ok(run_nnc(tmp_path, "predict", model, "--data", "shards/*.csv", "-o", "out", "--resume"))
     assert "wrote 1 shard " in again.stderr and "kept 5 finished" in again.stderr
     assert len(rows(tmp_path / "out/part-00.csv")) == SIZES[0]  # its header and one row fewer
+    # a kill between writing an output and noting it, and one during a write (its temporary
+    # file left behind, the output never renamed into place): both shards are scored again
+    (tmp_path / "out/.nnc-shards/part-02.csv.json").unlink()
+    (tmp_path / "out/part-04.csv").rename(tmp_path / "out/.part-04.csv.x1y2.tmp")
+    again = ok(run_nnc(tmp_path, "predict", model, "--data", "shards/*.csv", "-o", "out", "--resume"))
+    assert "wrote 2 shards" in again.stderr and "kept 4 finished" in again.stderr
+    assert len(rows(tmp_path / "out/part-04.csv")) == SIZES[4] + 1
     # another model (the same network, other bytes): every shard again
     other = tmp_path / "other.onnx"
     import onnx
